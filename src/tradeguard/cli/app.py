@@ -1,0 +1,30 @@
+"""The ``tradeguard`` Typer application: each command group registers itself here."""
+
+from __future__ import annotations
+
+import typer
+
+from . import audit, db, evaluate, exchange_sim, runbook, scenarios, service, time_check
+
+app = typer.Typer(
+    name="tradeguard",
+    help="Pre-trade permission layer: ALLOW / NEUTRAL / HALT with a tamper-evident audit trail.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Pre-trade permission layer: ALLOW / NEUTRAL / HALT with a tamper-evident audit trail."""
+
+
+for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim):
+    group.register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
