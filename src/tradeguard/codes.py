@@ -78,6 +78,8 @@ class ErrorCode(StrEnum):
     EXCHANGE_ORDER_REJECTED = "EXCHANGE_ORDER_REJECTED"
     EXCHANGE_BAD_RESPONSE = "EXCHANGE_BAD_RESPONSE"
     DRY_RUN_ISOLATION = "DRY_RUN_ISOLATION"
+    EXCHANGE_ORDER_NOT_FOUND = "EXCHANGE_ORDER_NOT_FOUND"
+    EXCHANGE_AUTH_FAILED = "EXCHANGE_AUTH_FAILED"
     # Feed and lockdown (SPEC §6)
     SSE_RECONNECT_EXHAUSTED = "SSE_RECONNECT_EXHAUSTED"
     L6_LOCKDOWN = "L6_LOCKDOWN"
@@ -94,6 +96,7 @@ class ErrorCode(StrEnum):
     KILL_SWITCH_ENGAGED = "KILL_SWITCH_ENGAGED"
     KILL_SWITCH_RELEASED = "KILL_SWITCH_RELEASED"
     LATCH_RESET = "LATCH_RESET"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
     # Failure scenario simulator (SPEC §8)
     FSS_001 = "FSS-001"
     FSS_002 = "FSS-002"
@@ -307,6 +310,14 @@ CODE_INFO: dict[str, CodeInfo] = {
         "DRY_RUN mode: the order went to the paper exchange, never a real one.",
         "Set TRADEGUARD_EXECUTION_MODE=LIVE only after the runbook's transition steps.",
     ),
+    "EXCHANGE_ORDER_NOT_FOUND": _info(
+        "The exchange does not know the order (unknown id, or already closed for a cancel).",
+        "Check the order id; reconciliation reads the order's final state.",
+    ),
+    "EXCHANGE_AUTH_FAILED": _info(
+        "The exchange refused the API key or signature (HTTP 401/403).",
+        "Check TRADEGUARD_EXCHANGE_API_KEY / _API_SECRET and the key's permissions.",
+    ),
     "SSE_RECONNECT_EXHAUSTED": _info(
         "The event feed failed to reconnect 5 times in a row; L6 lockdown.",
         "Restore the feed, then `tradeguard kill off` and `tradeguard latch reset`.",
@@ -338,6 +349,10 @@ CODE_INFO: dict[str, CodeInfo] = {
     "KILL_SWITCH_ENGAGED": _info("The kill switch was engaged.", "See the actor and reason."),
     "KILL_SWITCH_RELEASED": _info("The kill switch was released.", "Reset the latch next."),
     "LATCH_RESET": _info("An operator reset the HALT latch.", "None."),
+    "INTERNAL_ERROR": _info(
+        "An unexpected error in the service; the request was refused and nothing executed.",
+        "Report it with the service logs around the correlation id.",
+    ),
     "FSS-001": _info(
         "A failure scenario could not inject its fault and was aborted.",
         "Check the simulator's environment (ports, files).",

@@ -66,6 +66,9 @@ class OrderRequest:
     quantity: Decimal
     order_type: OrderType = OrderType.MARKET
     price: Decimal | None = None
+    intent: str | None = None
+    """The order's intent (an ``OrderIntent`` value); adapters that can carry it without
+    changing the exchange's behaviour send it (the simulator records it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +228,9 @@ class AuditStore(Protocol):
 
     def record_many(
         self,
-        records: list[PolicyDecisionRecord | SignalRecord | OrderEventRecord | OperatorActionRecord],
+        records: list[
+            PolicyDecisionRecord | SignalRecord | OrderEventRecord | OperatorActionRecord
+        ],
     ) -> list[int]:
         """Append several rows in one durable transaction; return their seqs in order."""
         ...

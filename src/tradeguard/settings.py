@@ -73,12 +73,12 @@ class Settings(BaseSettings):
     exchange_api_key: SecretStr | None = Field(
         None,
         description="Exchange API key (secret).",
-        json_schema_extra=_verify("`test -n \"$TRADEGUARD_EXCHANGE_API_KEY\"`; never echo it"),
+        json_schema_extra=_verify('`test -n "$TRADEGUARD_EXCHANGE_API_KEY"`; never echo it'),
     )
     exchange_api_secret: SecretStr | None = Field(
         None,
         description="Exchange API secret (secret).",
-        json_schema_extra=_verify("`test -n \"$TRADEGUARD_EXCHANGE_API_SECRET\"`; never echo it"),
+        json_schema_extra=_verify('`test -n "$TRADEGUARD_EXCHANGE_API_SECRET"`; never echo it'),
     )
     webhook_secret: SecretStr | None = Field(
         None,
@@ -87,13 +87,13 @@ class Settings(BaseSettings):
     )
     webhook_passphrase: SecretStr | None = Field(
         None,
-        description="Passphrase for senders that cannot sign (TradingView); compared in constant time.",
-        json_schema_extra=_verify("`test -n \"$TRADEGUARD_WEBHOOK_PASSPHRASE\"`"),
+        description="Passphrase for senders that cannot sign (TradingView); constant-time compare.",
+        json_schema_extra=_verify('`test -n "$TRADEGUARD_WEBHOOK_PASSPHRASE"`'),
     )
     operator_token: SecretStr | None = Field(
         None,
         description="Bearer token for operator endpoints; required in LIVE.",
-        json_schema_extra=_verify("`curl -H \"Authorization: Bearer $TOKEN\" .../v1/status` is 200"),
+        json_schema_extra=_verify('`curl -H "Authorization: Bearer $TOKEN" .../v1/status` is 200'),
     )
     host: str = Field(
         "127.0.0.1",
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     allow_policy_bypass_in_live: bool = Field(
         False,
         description="Lets LIVE start with the policy disabled. Never set this in production.",
-        json_schema_extra=_verify("unset: `test -z \"$TRADEGUARD_ALLOW_POLICY_BYPASS_IN_LIVE\"`"),
+        json_schema_extra=_verify('unset: `test -z "$TRADEGUARD_ALLOW_POLICY_BYPASS_IN_LIVE"`'),
     )
     legacy_min_confidence: Decimal = Field(
         Decimal(70),
@@ -197,7 +197,9 @@ class Settings(BaseSettings):
         Decimal(1000), ge=0, description="Realised + unrealised loss today that is CRITICAL."
     )
     max_gross_exposure: Decimal = Field(
-        Decimal(100000), ge=0, description="Gross exposure (quote currency) above which risk is CRITICAL."
+        Decimal(100000),
+        ge=0,
+        description="Gross exposure (quote currency) above which risk is CRITICAL.",
     )
     max_open_orders: int = Field(50, ge=0, description="Open orders above which risk is CRITICAL.")
     paper_partial_fill_ratio: Decimal = Field(
@@ -251,9 +253,7 @@ def _unknown_environment(environ: Mapping[str, str]) -> list[str]:
     )
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read and validate the settings, raising ``ConfigurationError`` naming the bad key."""
     env = dict(os.environ if environ is None else environ)
     unknown = _unknown_environment(env)

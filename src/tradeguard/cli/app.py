@@ -15,7 +15,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Pre-trade permission layer: ALLOW / NEUTRAL / HALT with a tamper-evident audit trail."""

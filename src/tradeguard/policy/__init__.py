@@ -62,4 +62,5 @@ __all__ = [
     "format_utc",
     "intent_permitted",
     "parse_utc",
+    "reduces_position",
 ]

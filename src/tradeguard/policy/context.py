@@ -11,7 +11,6 @@ from typing import Any, Final
 from ..codes import ErrorCode
 from ..errors import InvalidInputError
 from .domain import (
-    EVALUATION_PRECEDENCE,
     BudgetSignal,
     GateName,
     HealthStatus,
@@ -23,15 +22,16 @@ _UUID_RE: Final = re.compile(
 )
 _UTC_Z_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
-# Lookups by value accept both the enum member and its plain string, and cost one dict probe.
-_BUDGET: Final = {m.value: m for m in BudgetSignal}
-_HEALTH: Final = {m.value: m for m in HealthStatus}
-_RISK: Final = {m.value: m for m in RiskAssessment}
-_GATES: Final = {m.value: m for m in GateName}
-_BUDGET_INDEX: Final = {m: i for i, m in enumerate(BudgetSignal)}
-_HEALTH_INDEX: Final = {m: i for i, m in enumerate(HealthStatus)}
-_RISK_INDEX: Final = {m: i for i, m in enumerate(RiskAssessment)}
-_GATE_BIT: Final = {name: 1 << i for i, name in enumerate(EVALUATION_PRECEDENCE)}
+# Lookups by value accept both the enum member and its plain string (a StrEnum hashes as
+# its string) and give the member with its index in one dict probe.
+_BUDGET: Final = {m.value: (m, i) for i, m in enumerate(BudgetSignal)}
+_HEALTH: Final = {m.value: (m, i) for i, m in enumerate(HealthStatus)}
+_RISK: Final = {m.value: (m, i) for i, m in enumerate(RiskAssessment)}
+_GATES: Final = {m.value: (m, 1 << i) for i, m in enumerate(GateName)}
+_N_BUDGET: Final = len(_BUDGET)
+_N_HEALTH: Final = len(_HEALTH)
+_N_RISK: Final = len(_RISK)
+_N_MASKS: Final = 1 << len(_GATES)
 
 CONTEXT_FIELDS: Final[tuple[str, ...]] = (
     "kill_switch_active",
@@ -65,7 +65,8 @@ def parse_utc(text: str, *, field_name: str = "timestamp_utc") -> datetime:
         return datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInputError(
-            ErrorCode.INPUT_INVALID_VALUE, f"{field_name} is not a valid date: {text!r}",
+            ErrorCode.INPUT_INVALID_VALUE,
+            f"{field_name} is not a valid date: {text!r}",
             field=field_name,
         ) from exc
 
@@ -76,19 +77,46 @@ def _bad(field_name: str, message: str) -> InvalidInputError:
     )
 
 
-def _member(table: Mapping[str, Any], value: object, field_name: str) -> Any:
-    member = table.get(value) if isinstance(value, str) else None  # type: ignore[call-overload]
-    if member is None:
+def _member(table: Mapping[str, tuple[Any, int]], value: object, field_name: str) -> Any:
+    found = table.get(value) if isinstance(value, str) else None
+    if found is None:
         raise _bad(field_name, f"{value!r} is not one of {sorted(table)}")
-    return member
+    return found
 
 
-@dataclass(frozen=True, slots=True)
+def _check_utc_z(text: object) -> None:
+    # Cheap shape check (YYYY-MM-DDTHH:MM:SS[.ffffff]Z) before the C parser checks the digits.
+    if isinstance(text, str) and _UTC_Z_RE.fullmatch(text) is not None:
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return
+    raise _bad("timestamp_utc", f"must be ISO-8601 UTC ending in 'Z', got {text!r}")
+
+
+def _incomplete(sources: object) -> tuple[tuple[GateName, ...], int]:
+    if sources in ((), []):
+        return (), 0
+    if not isinstance(sources, tuple | list):
+        raise _bad("incomplete_sources", "must be a list of gate names")
+    mask = 0
+    for source in sources:
+        _, bit = _member(_GATES, source, "incomplete_sources")
+        if mask & bit:
+            raise _bad("incomplete_sources", f"{source!r} is named twice")
+        mask |= bit
+    return tuple(g for g, bit in _GATES.values() if mask & bit), mask
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class PolicyContext:
     """The state of the system the policy decides from; validated on construction.
 
     Enum fields accept their members or the plain strings; anything outside the domain
-    raises :class:`~tradeguard.errors.InvalidInputError` naming the field.
+    raises :class:`~tradeguard.errors.InvalidInputError` naming the field. ``decision_key``
+    packs the decision inputs into a small integer the policy indexes its table with.
     """
 
     kill_switch_active: bool
@@ -97,40 +125,42 @@ class PolicyContext:
     risk_assessment: RiskAssessment
     correlation_id: str
     timestamp_utc: str
-    incomplete_sources: tuple[GateName, ...] = ()
-    decision_key: int = field(init=False, repr=False, compare=False, default=0)
+    incomplete_sources: tuple[GateName, ...]
+    decision_key: int = field(repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if type(self.kill_switch_active) is not bool:
-            raise _bad("kill_switch_active", f"must be a boolean, got {self.kill_switch_active!r}")
-        budget = _member(_BUDGET, self.budget_signal, "budget_signal")
-        health = _member(_HEALTH, self.health_status, "health_status")
-        risk = _member(_RISK, self.risk_assessment, "risk_assessment")
-        if not isinstance(self.correlation_id, str) or not _UUID_RE.fullmatch(
-            self.correlation_id
-        ):
-            raise _bad("correlation_id", f"must be a UUID string, got {self.correlation_id!r}")
-        if not isinstance(self.timestamp_utc, str) or not _UTC_Z_RE.fullmatch(self.timestamp_utc):
-            raise _bad("timestamp_utc", f"must be ISO-8601 UTC ending in 'Z': {self.timestamp_utc!r}")
-        parse_utc(self.timestamp_utc)
-        incomplete = self.incomplete_sources
-        if not isinstance(incomplete, tuple | list):
-            raise _bad("incomplete_sources", "must be a list of gate names")
-        gates = tuple(_member(_GATES, g, "incomplete_sources") for g in incomplete)
-        if len(set(gates)) != len(gates):
-            raise _bad("incomplete_sources", "gate names must not repeat")
-        mask = 0
-        for gate in gates:
-            mask |= _GATE_BIT[gate]
+    def __init__(
+        self,
+        kill_switch_active: bool,
+        budget_signal: BudgetSignal | str,
+        health_status: HealthStatus | str,
+        risk_assessment: RiskAssessment | str,
+        correlation_id: str,
+        timestamp_utc: str,
+        incomplete_sources: tuple[GateName | str, ...] | list[GateName | str] = (),
+    ) -> None:
+        if kill_switch_active is not True and kill_switch_active is not False:
+            raise _bad("kill_switch_active", f"must be a boolean, got {kill_switch_active!r}")
+        budget, b_index = _member(_BUDGET, budget_signal, "budget_signal")
+        health, h_index = _member(_HEALTH, health_status, "health_status")
+        risk, r_index = _member(_RISK, risk_assessment, "risk_assessment")
+        if type(correlation_id) is not str or _UUID_RE.fullmatch(correlation_id) is None:
+            raise _bad("correlation_id", f"must be a UUID string, got {correlation_id!r}")
+        _check_utc_z(timestamp_utc)
+        gates, mask = _incomplete(incomplete_sources)
         set_ = object.__setattr__
+        set_(self, "kill_switch_active", kill_switch_active)
         set_(self, "budget_signal", budget)
         set_(self, "health_status", health)
         set_(self, "risk_assessment", risk)
-        set_(self, "incomplete_sources", tuple(sorted(gates, key=EVALUATION_PRECEDENCE.index)))
+        set_(self, "correlation_id", correlation_id)
+        set_(self, "timestamp_utc", timestamp_utc)
+        set_(self, "incomplete_sources", gates)
         set_(
             self,
             "decision_key",
-            decision_key(self.kill_switch_active, budget, health, risk, mask),
+            (((kill_switch_active * _N_BUDGET + b_index) * _N_HEALTH + h_index) * _N_RISK + r_index)
+            * _N_MASKS
+            + mask,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,15 +198,12 @@ class PolicyContext:
         )
 
 
-DECISION_KEY_SPACE: Final = 2 * len(BudgetSignal) * len(HealthStatus) * len(RiskAssessment) * 16
+DECISION_KEY_SPACE: Final = 2 * _N_BUDGET * _N_HEALTH * _N_RISK * _N_MASKS
 
 
 def decision_key(
     kill: bool, budget: BudgetSignal, health: HealthStatus, risk: RiskAssessment, mask: int
 ) -> int:
     """Pack a context's decision inputs into one small integer (a table index)."""
-    key = int(kill)
-    key = key * len(BudgetSignal) + _BUDGET_INDEX[budget]
-    key = key * len(HealthStatus) + _HEALTH_INDEX[health]
-    key = key * len(RiskAssessment) + _RISK_INDEX[risk]
-    return key * 16 + mask
+    key = (int(kill) * _N_BUDGET + _BUDGET[budget][1]) * _N_HEALTH + _HEALTH[health][1]
+    return (key * _N_RISK + _RISK[risk][1]) * _N_MASKS + mask

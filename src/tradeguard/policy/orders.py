@@ -96,4 +96,3 @@ def check_intent(
     if intent in POSITION_REDUCING_INTENTS and not reduces_position(side, quantity, position):
         return IntentCheck(False, ErrorCode.ORDER_WOULD_INCREASE_RISK)
     return INTENT_OK
-
