@@ -26,8 +26,9 @@ check: $(STAMP)
 test: check
 	$(BIN)/pytest -n 2 -m "not slow" tests
 
+# Soak tests; pytest exits 5 when no test is marked slow, which is not a failure here.
 test-slow: $(STAMP)
-	$(BIN)/pytest -m slow tests
+	$(BIN)/pytest -m slow tests || [ $$? -eq 5 ]
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
