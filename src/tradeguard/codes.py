@@ -97,9 +97,12 @@ class ErrorCode(StrEnum):
     KILL_SWITCH_RELEASED = "KILL_SWITCH_RELEASED"
     LATCH_RESET = "LATCH_RESET"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNREACHABLE = "SERVICE_UNREACHABLE"
     # Failure scenario simulator (SPEC §8)
     FSS_001 = "FSS-001"
     FSS_002 = "FSS-002"
+    # Runbook (SPEC §9)
+    RUNBOOK_COMMAND_INVALID = "RUNBOOK_COMMAND_INVALID"
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +352,10 @@ CODE_INFO: dict[str, CodeInfo] = {
     "KILL_SWITCH_ENGAGED": _info("The kill switch was engaged.", "See the actor and reason."),
     "KILL_SWITCH_RELEASED": _info("The kill switch was released.", "Reset the latch next."),
     "LATCH_RESET": _info("An operator reset the HALT latch.", "None."),
+    "SERVICE_UNREACHABLE": _info(
+        "The tradeguard service did not answer at the given URL.",
+        "Start it with `tradeguard run` and check the --url / TRADEGUARD_HOST and _PORT.",
+    ),
     "INTERNAL_ERROR": _info(
         "An unexpected error in the service; the request was refused and nothing executed.",
         "Report it with the service logs around the correlation id.",
@@ -360,6 +367,10 @@ CODE_INFO: dict[str, CodeInfo] = {
     "FSS-002": _info(
         "A failure scenario's expectation was violated; the message names it.",
         "Do not go LIVE: the safety behaviour is broken.",
+    ),
+    "RUNBOOK_COMMAND_INVALID": _info(
+        "The runbook names a command or option the CLI does not have; generation refused.",
+        "Fix the runbook template or register the missing command, then regenerate.",
     ),
 }
 

@@ -1,0 +1,132 @@
+"""An ``ExchangeClient`` decorator that records reachability for the health check.
+
+"Exchange reachable" (SPEC §3) means a successful call within ``exchange_timeout``. A call counts
+as the exchange *answering* when it returns or when the exchange refuses it
+(``ExchangeRejectedError``): both prove the exchange is there. Only
+``ExchangeUnavailableError`` (network, timeout, 5xx, garbage, auth) counts as unreachable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from ..errors import ExchangeRejectedError, TradeGuardError
+from ..policy import Clock
+from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, Ticker
+
+T = TypeVar("T")
+
+
+class MonitoredExchange:
+    """Delegates every call to ``inner`` and records when the exchange last answered.
+
+    Args:
+        inner: The adapter to wrap.
+        clock: Monotonic readings for ``last_success_monotonic`` and call durations.
+        on_call: Called after every call with ``(method name, ok, seconds)``; ``ok`` is False
+            for any exception, including a rejection.
+        on_ticker: Called with every ticker fetched (market data freshness).
+    """
+
+    def __init__(
+        self,
+        inner: ExchangeClient,
+        clock: Clock,
+        on_call: Callable[[str, bool, float], None] | None = None,
+        on_ticker: Callable[[Ticker], None] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._clock = clock
+        self._on_call = on_call
+        self._on_ticker = on_ticker
+        self._lock = threading.Lock()
+        self._last_success: float | None = None
+        self._last_error: TradeGuardError | None = None
+        self._last_error_monotonic: float | None = None
+
+    # --- what the health check reads -------------------------------------------------------
+
+    @property
+    def last_success_monotonic(self) -> float | None:
+        """Monotonic time the exchange last answered (a refusal counts), or None."""
+        with self._lock:
+            return self._last_success
+
+    @property
+    def last_error(self) -> TradeGuardError | None:
+        """The most recent error, or None."""
+        with self._lock:
+            return self._last_error
+
+    @property
+    def last_error_monotonic(self) -> float | None:
+        """Monotonic time of the most recent error, or None."""
+        with self._lock:
+            return self._last_error_monotonic
+
+    def _run(self, method: str, call: Callable[[], T]) -> T:
+        started = self._clock.monotonic()
+        try:
+            result = call()
+        except TradeGuardError as exc:
+            now = self._clock.monotonic()
+            with self._lock:
+                self._last_error = exc
+                self._last_error_monotonic = now
+                if isinstance(exc, ExchangeRejectedError):
+                    self._last_success = now
+            self._report(method, False, now - started)
+            raise
+        now = self._clock.monotonic()
+        with self._lock:
+            self._last_success = now
+        self._report(method, True, now - started)
+        return result
+
+    def _report(self, method: str, ok: bool, seconds: float) -> None:
+        if self._on_call is not None:
+            self._on_call(method, ok, seconds)
+
+    # --- ExchangeClient --------------------------------------------------------------------
+
+    def server_time(self) -> datetime:
+        """Delegate ``server_time``."""
+        return self._run("server_time", self.inner.server_time)
+
+    def ticker(self, symbol: str) -> Ticker:
+        """Delegate ``ticker`` and feed the result to ``on_ticker``."""
+        ticker = self._run("ticker", lambda: self.inner.ticker(symbol))
+        if self._on_ticker is not None:
+            self._on_ticker(ticker)
+        return ticker
+
+    def place_order(self, request: OrderRequest) -> OrderState:
+        """Delegate ``place_order``."""
+        return self._run("place_order", lambda: self.inner.place_order(request))
+
+    def cancel_order(self, symbol: str, order_id: str) -> OrderState:
+        """Delegate ``cancel_order``."""
+        return self._run("cancel_order", lambda: self.inner.cancel_order(symbol, order_id))
+
+    def order_status(self, symbol: str, order_id: str) -> OrderState:
+        """Delegate ``order_status``."""
+        return self._run("order_status", lambda: self.inner.order_status(symbol, order_id))
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        """Delegate ``open_orders``."""
+        return self._run("open_orders", lambda: self.inner.open_orders(symbol))
+
+    def balances(self) -> list[Balance]:
+        """Delegate ``balances``."""
+        return self._run("balances", self.inner.balances)
+
+    def close(self) -> None:
+        """Close the wrapped adapter."""
+        self.inner.close()
+
+
+__all__ = ["MonitoredExchange"]
