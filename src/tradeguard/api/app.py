@@ -1,0 +1,80 @@
+"""The FastAPI application: ``create_app(container)`` wires the routes to one container."""
+
+from __future__ import annotations
+
+import uuid
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from .. import __version__
+from ..codes import ErrorCode
+from ..errors import TradeGuardError
+from . import operator_routes, signals
+from .errors import error_body, install_error_handlers
+
+if TYPE_CHECKING:
+    from ..bootstrap import Container
+
+
+def _dashboard_html() -> str:
+    return (resources.files("tradeguard.api") / "static" / "dashboard.html").read_text("utf-8")
+
+
+def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
+    """Return whether the database and the policy sources answer now (no writes)."""
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        container.audit_store.ping()
+        checks["database"] = "OK"
+    except TradeGuardError as exc:
+        checks["database"] = exc.code
+        ready = False
+    context = container.builder.build(str(uuid.uuid4()))
+    failed = [gate.value for gate in context.incomplete_sources]
+    checks["sources"] = "OK" if not failed else {"incomplete": failed}
+    return ready and not failed, checks
+
+
+def create_app(container: Container) -> FastAPI:
+    """Return the service's web application bound to ``container``."""
+    app = FastAPI(
+        title="tradeguard",
+        version=__version__,
+        summary="Pre-trade permission layer: ALLOW / NEUTRAL / HALT with a tamper-evident trail.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(signals.build_router(container))
+    app.include_router(operator_routes.build_router(container))
+    page = _dashboard_html()
+
+    @app.get("/healthz", tags=["probes"], summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["probes"], summary="Database and sources answer")
+    async def readyz() -> JSONResponse:
+        ready, checks = await run_in_threadpool(readiness, container)
+        if ready:
+            return JSONResponse({"ready": True, "checks": checks})
+        body = error_body(ErrorCode.DATABASE_UNAVAILABLE, "not ready")
+        return JSONResponse({**body, "ready": False, "checks": checks}, 503)
+
+    @app.get("/metrics", tags=["probes"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(container.metrics.render(), media_type=container.metrics.content_type)
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    return app
+
+
+__all__ = ["create_app", "readiness"]

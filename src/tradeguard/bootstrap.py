@@ -1,0 +1,316 @@
+"""The single composition root: build everything once, hand it out as a ``Container``.
+
+Entry points (``tradeguard run``, the CLI's state commands, the simulator, the tests) call
+:func:`build_container`; the web app receives the container through ``create_app``. Nothing
+else constructs adapters, so there are no singletons and no hidden global state. Background
+work (heartbeat evaluation, time sync, budget refresh, ticker polling, the event feed) lives
+in :mod:`tradeguard.background` and is started with :func:`start_background`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from . import open_audit_store
+from .clock import SystemClock
+from .codes import ErrorCode
+from .exchange import MonitoredExchange, create_exchange
+from .execution import ExecutionStack, Executor, build_execution
+from .feeds.lockdown import LockdownController
+from .feeds.market_data import MarketDataTracker
+from .feeds.sse import EventFeedClient, FeedEvent
+from .gate import Gate, SignalDispatcher
+from .logging import get_logger
+from .metrics import MeteredAuditStore, ServiceMetrics
+from .operator import OperatorService, StatusProbes
+from .policy import Clock, TradePermissionPolicy
+from .ports import AuditStore, ExchangeClient, Ticker
+from .settings import Settings, check_live_preconditions
+from .sources.budget import BudgetGuard
+from .sources.builder import PolicyContextBuilder
+from .sources.circuit_breaker import CircuitBreaker
+from .sources.clock_sync import ExchangeTimeSynchronizer, TimeSyncResult
+from .sources.health import (
+    AuditWritableCheck,
+    ClockSyncCheck,
+    EventFeedCheck,
+    ExchangeReachableCheck,
+    HealthVerificationModule,
+    MarketDataFreshCheck,
+    ReconciliationCheck,
+)
+from .sources.risk import RiskGovernor, RiskLimits
+
+_log = get_logger("tradeguard.bootstrap")
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Container:
+    """Everything the service is made of, built once by :func:`build_container`."""
+
+    settings: Settings
+    clock: Clock
+    metrics: ServiceMetrics
+    audit_store: AuditStore
+    policy: TradePermissionPolicy
+    circuit_breaker: CircuitBreaker
+    budget: BudgetGuard
+    health: HealthVerificationModule
+    risk: RiskGovernor
+    time_sync: ExchangeTimeSynchronizer
+    market_data: MarketDataTracker
+    builder: PolicyContextBuilder
+    exchange: MonitoredExchange
+    execution: ExecutionStack
+    executor: Executor
+    gate: Gate
+    dispatcher: SignalDispatcher
+    operator: OperatorService
+    lockdown: LockdownController
+    feed: EventFeedClient | None = None
+    warnings: tuple[str, ...] = ()
+
+    def close(self) -> None:
+        """Release the feed, the exchange and the database."""
+        if self.feed is not None:
+            self.feed.stop()
+        closers = (
+            self.execution.reconciler.close,
+            self.builder.close,
+            self.budget.close,
+            self.exchange.close,
+            self.audit_store.close,
+        )
+        for closer in closers:
+            try:
+                closer()
+            except Exception as exc:  # closing is best effort; logged with its cause
+                _log.warning("container_close_failed", error=repr(exc))
+
+
+def _on_time_sync(metrics: ServiceMetrics) -> Any:
+    def record(result: TimeSyncResult) -> None:
+        if result.drift_ms is not None:
+            metrics.clock_drift.set(float(result.drift_ms))
+
+    return record
+
+
+def _feed_event_handler(tracker: MarketDataTracker) -> Any:
+    def on_event(event: FeedEvent) -> None:
+        if event.event != "ticker":
+            return
+        data = json.loads(event.data)
+        stamp = datetime.fromisoformat(str(data["timestamp"]).replace("Z", "+00:00"))
+        Decimal(str(data["price"]))  # a ticker without a valid price is refused (raises)
+        tracker.record(str(data["symbol"]), stamp)
+
+    return on_event
+
+
+def _feed_probe(feed: EventFeedClient | None) -> Any:
+    def probe() -> dict[str, Any] | None:
+        if feed is None:
+            return {"configured": False, "code": ErrorCode.NOT_CONFIGURED.value}
+        return {
+            "configured": True,
+            "connected": feed.connected,
+            "consecutive_failures": feed.consecutive_failures,
+            "lockdowns": feed.lockdowns,
+        }
+
+    return probe
+
+
+def _safeguards(settings: Settings) -> Any:
+    def probe() -> dict[str, str]:
+        return {
+            "budget_report": "CONFIGURED" if settings.budget_report else "NOT_CONFIGURED",
+            "event_feed": "CONFIGURED" if settings.event_feed_url else "NOT_CONFIGURED",
+            "operator_token": "CONFIGURED" if settings.operator_token else "NOT_CONFIGURED",
+            "webhook_secret": "CONFIGURED" if settings.webhook_secret else "NOT_CONFIGURED",
+        }
+
+    return probe
+
+
+def _exchange(
+    settings: Settings, clock: Clock, market_data: MarketDataTracker
+) -> tuple[MonitoredExchange, dict[str, Decimal]]:
+    prices: dict[str, Decimal] = {}
+
+    def on_ticker(ticker: Ticker) -> None:
+        prices[ticker.symbol] = ticker.price
+        market_data.record(ticker.symbol, ticker.timestamp_utc)
+
+    exchange = MonitoredExchange(create_exchange(settings, clock), clock, on_ticker=on_ticker)
+    return exchange, prices
+
+
+def _price_lookup(exchange: ExchangeClient, prices: dict[str, Decimal]) -> Any:
+    def lookup(symbol: str) -> Decimal:
+        price = prices.get(symbol)
+        return price if price is not None else exchange.ticker(symbol).price
+
+    return lookup
+
+
+def _health(
+    settings: Settings,
+    clock: Clock,
+    exchange: MonitoredExchange,
+    market_data: MarketDataTracker,
+    time_sync: ExchangeTimeSynchronizer,
+    feed_connected: Any,
+    reconciliation_pending: Any,
+    store: AuditStore,
+) -> HealthVerificationModule:
+    return HealthVerificationModule(
+        [
+            ExchangeReachableCheck(
+                lambda: exchange.last_success_monotonic, clock, settings.exchange_timeout_seconds
+            ),
+            MarketDataFreshCheck(
+                market_data, settings.symbols, settings.max_market_data_age_seconds
+            ),
+            ClockSyncCheck(time_sync),
+            EventFeedCheck(feed_connected),
+            ReconciliationCheck(reconciliation_pending),
+            AuditWritableCheck(store.ping, monotonic=clock.monotonic),
+        ]
+    )
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    """Build every component from ``settings``.
+
+    Args:
+        settings: Validated settings.
+        clock: Injected clock (tests, simulator); the system clock by default.
+
+    Raises:
+        LiveModeRefusedError: LIVE without a required safeguard (LIVE_MODE_REFUSED).
+        ConfigurationError: An invalid adapter configuration.
+        AuditUnavailableError: The database cannot be opened.
+    """
+    warnings = tuple(check_live_preconditions(settings))
+    clock = clock if clock is not None else SystemClock()
+    metrics = ServiceMetrics()
+    store: AuditStore = MeteredAuditStore(open_audit_store(settings.database_url), metrics)
+    latch_store = store.latch_store()
+    policy = TradePermissionPolicy(
+        settings.latch_reset_window_seconds, clock=clock, latch_store=latch_store
+    )
+    market_data = MarketDataTracker(clock)
+    exchange, prices = _exchange(settings, clock, market_data)
+    execution = build_execution(
+        exchange,
+        store,
+        clock,
+        starting_equity=settings.paper_quote_balance if settings.exchange == "paper" else _ZERO,
+        price_lookup=_price_lookup(exchange, prices),
+    )
+    breaker = CircuitBreaker(
+        store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting
+    )
+    time_sync = ExchangeTimeSynchronizer(
+        exchange,
+        clock,
+        settings.max_clock_drift_ms,
+        settings.sync_interval_seconds,
+        on_result=_on_time_sync(metrics),
+    )
+    feed_holder: list[EventFeedClient] = []
+    health = _health(
+        settings,
+        clock,
+        exchange,
+        market_data,
+        time_sync,
+        (lambda: bool(feed_holder) and feed_holder[0].connected)
+        if settings.event_feed_url
+        else None,
+        execution.reconciler.pending,
+        store,
+    )
+    budget = BudgetGuard(
+        settings.budget_report,
+        clock,
+        settings.budget_max_age_seconds,
+        refresh_interval_s=settings.budget_refresh_seconds,
+    )
+    risk = RiskGovernor(execution.positions, RiskLimits.from_settings(settings))
+    builder = PolicyContextBuilder(
+        breaker, budget, health, risk, clock, settings.source_timeout_ms / 1000
+    )
+    gate = Gate(
+        builder=builder,
+        policy=policy,
+        audit=store,
+        executor=execution.executor,
+        authority=execution.authority,
+        positions=execution.positions,
+        clock=clock,
+        policy_enabled=settings.policy_enabled,
+        legacy_min_confidence=settings.legacy_min_confidence,
+    )
+    lockdown = LockdownController(breaker)
+    feed = None
+    if settings.event_feed_url:
+        feed = EventFeedClient(
+            settings.event_feed_url,
+            on_event=_feed_event_handler(market_data),
+            on_exhausted=lockdown.enter,
+            on_attempt=metrics.feed_attempt,
+            backoff_initial_seconds=settings.feed_backoff_initial_seconds,
+            backoff_max_seconds=settings.feed_backoff_max_seconds,
+        )
+        feed_holder.append(feed)
+    operator = OperatorService(
+        settings=settings,
+        clock=clock,
+        audit_store=store,
+        policy=policy,
+        latch_store=latch_store,
+        circuit_breaker=breaker,
+        builder=builder,
+        health=health,
+        probes=StatusProbes(
+            clock_drift_ms=lambda: (
+                None if time_sync.last_result is None else time_sync.last_result.drift_ms
+            ),
+            feed=_feed_probe(feed),
+            safeguards=_safeguards(settings),
+        ),
+    )
+    return Container(
+        settings=settings,
+        clock=clock,
+        metrics=metrics,
+        audit_store=store,
+        policy=policy,
+        circuit_breaker=breaker,
+        budget=budget,
+        health=health,
+        risk=risk,
+        time_sync=time_sync,
+        market_data=market_data,
+        builder=builder,
+        exchange=exchange,
+        execution=execution,
+        executor=execution.executor,
+        gate=gate,
+        dispatcher=SignalDispatcher(gate),
+        operator=operator,
+        lockdown=lockdown,
+        feed=feed,
+        warnings=warnings,
+    )
+
+
+__all__ = ["Container", "build_container"]
