@@ -1,0 +1,73 @@
+"""Gate-controlled execution: permits, the executor, the position book, reconciliation.
+
+Only :class:`Executor` places or cancels orders, and only with a :class:`Permit` the gate
+minted after the durable decision record (SPEC §5, policy supremacy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ..policy import Clock
+from ..ports import AuditStore, ExchangeClient
+from .executor import Executor
+from .permits import BYPASS_DECISION, Permit, PermitAuthority
+from .positions import Position, PositionBook, Reservation
+from .reconciliation import ReconciliationJob, ReconciliationTracker, needs_reconciliation
+from .results import ExecutionReport, OrderSummary, SignalOutcome, SignalResult
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionStack:
+    """The execution parts wired together, for the composition root."""
+
+    authority: PermitAuthority
+    positions: PositionBook
+    reconciler: ReconciliationTracker
+    executor: Executor
+
+
+def build_execution(
+    exchange: ExchangeClient,
+    audit: AuditStore,
+    clock: Clock,
+    *,
+    starting_equity: Decimal = Decimal(0),
+    price_lookup: Callable[[str], Decimal] | None = None,
+    permit_ttl_seconds: float = 5.0,
+    reconcile_poll_seconds: float = 0.02,
+) -> ExecutionStack:
+    """Wire an authority, a position book, a reconciler and an executor around ``exchange``.
+
+    The position book counts the executor's resting orders as its open orders.
+    """
+    authority = PermitAuthority(clock, ttl_seconds=permit_ttl_seconds)
+    positions = PositionBook(clock, starting_equity=starting_equity, price_lookup=price_lookup)
+    reconciler = ReconciliationTracker(
+        exchange, audit, positions, clock, poll_interval_seconds=reconcile_poll_seconds
+    )
+    executor = Executor(exchange, authority, audit, positions, reconciler, clock)
+    positions.open_orders = executor.resting_count
+    return ExecutionStack(authority, positions, reconciler, executor)
+
+
+__all__ = [
+    "BYPASS_DECISION",
+    "ExecutionReport",
+    "ExecutionStack",
+    "Executor",
+    "OrderSummary",
+    "Permit",
+    "PermitAuthority",
+    "Position",
+    "PositionBook",
+    "ReconciliationJob",
+    "ReconciliationTracker",
+    "Reservation",
+    "SignalOutcome",
+    "SignalResult",
+    "build_execution",
+    "needs_reconciliation",
+]

@@ -1,0 +1,320 @@
+"""The executor: the only code that places or cancels orders on an exchange.
+
+It takes a ``Permit`` minted by the gate after the durable decision record, redeems it with
+the shared ``PermitAuthority`` (a forged, altered, reused or expired permit raises
+``PermitError`` and nothing is sent), places the order the permit describes, records the
+order's events in ``order_audit``, updates the position book and hands a fill that differs
+from the request to reconciliation. Exchange failures are recorded (``REJECTED`` with
+``EXCHANGE_ORDER_REJECTED`` or ``EXCHANGE_ERROR``) and returned as outcomes; no foreign
+exception leaves this module. A contract test checks that no other module of ``src/`` calls
+``place_order`` or ``cancel_order``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..audit.records import OrderEvent, OrderEventRecord
+from ..codes import ErrorCode
+from ..errors import ExchangeRejectedError, PermitError, TradeGuardError
+from ..logging import get_logger
+from ..policy import Clock, OrderIntent
+from ..ports import AuditStore, ExchangeClient, OrderRequest, OrderState, OrderStatus
+from .permits import Permit, PermitAuthority
+from .positions import PositionBook, Reservation
+from .reconciliation import ReconciliationJob, ReconciliationTracker
+from .results import ExecutionReport, OrderSummary, SignalOutcome
+
+_log = get_logger("tradeguard.executor")
+
+_EVENT_OF_STATUS = {
+    OrderStatus.FILLED: OrderEvent.FILLED,
+    OrderStatus.PARTIALLY_FILLED: OrderEvent.PARTIALLY_FILLED,
+    OrderStatus.REJECTED: OrderEvent.REJECTED,
+    OrderStatus.CANCELLED: OrderEvent.CANCELLED,
+}
+
+
+def _outcome_of(state: OrderState) -> SignalOutcome:
+    if state.status is OrderStatus.REJECTED:
+        return SignalOutcome.REJECTED
+    if state.filled_quantity >= state.requested_quantity:
+        return SignalOutcome.EXECUTED
+    if state.filled_quantity > 0:
+        return SignalOutcome.PARTIALLY_FILLED
+    if state.status is OrderStatus.CANCELLED:
+        return SignalOutcome.CANCELLED
+    return SignalOutcome.RESTING
+
+
+class Executor:
+    """Places the orders the gate permitted, and cancels resting ones.
+
+    Args:
+        exchange: The exchange adapter (paper in DRY_RUN).
+        authority: The permit authority shared with the gate.
+        audit: Where order events are recorded.
+        positions: The position book updated from fills.
+        reconciler: Reconciles fills that differ from the request.
+        clock: Timestamps of the order events.
+    """
+
+    def __init__(
+        self,
+        exchange: ExchangeClient,
+        authority: PermitAuthority,
+        audit: AuditStore,
+        positions: PositionBook,
+        reconciler: ReconciliationTracker,
+        clock: Clock,
+    ) -> None:
+        self._exchange = exchange
+        self._authority = authority
+        self._audit = audit
+        self._positions = positions
+        self._reconciler = reconciler
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._resting: dict[str, tuple[str, str]] = {}  # order_id -> (symbol, correlation_id)
+
+    @property
+    def exchange_name(self) -> str:
+        """Return the adapter's name."""
+        return self._exchange.name
+
+    def resting_count(self) -> int:
+        """Return how many orders this executor knows to be resting."""
+        with self._lock:
+            return len(self._resting)
+
+    # --- orders ----------------------------------------------------------------------------
+
+    def execute(self, permit: Permit, reservation: Reservation | None = None) -> ExecutionReport:
+        """Redeem ``permit`` and carry out its order; return what happened.
+
+        Raises:
+            PermitError: the permit is not valid (PERMIT_INVALID); nothing was sent.
+        """
+        try:
+            permit = self._authority.redeem(permit)
+        except PermitError as exc:
+            self._positions.release(reservation)
+            _log.error("permit_invalid", code=exc.code, error=exc.message)
+            raise
+        if permit.intent is OrderIntent.CANCEL:
+            self._positions.release(reservation)
+            return self._cancel_symbol(permit)
+        if permit.intent is OrderIntent.STOP_UPDATE:
+            # The new protective order replaces the resting one on the same side.
+            self._cancel_resting(permit.correlation_id, permit.symbol, permit.side.value)
+        return self._place(permit, reservation)
+
+    def _place(self, permit: Permit, reservation: Reservation | None) -> ExecutionReport:
+        request = OrderRequest(
+            client_order_id=f"tg-{permit.correlation_id}",
+            symbol=permit.symbol,
+            side=permit.side,
+            quantity=permit.quantity,
+            order_type=permit.order_type,
+            price=permit.price,
+            intent=permit.intent.value,
+        )
+        try:
+            state = self._exchange.place_order(request)
+        except Exception as exc:  # every adapter failure becomes a recorded outcome
+            self._positions.release(reservation)
+            return self._failed(permit, request, exc)
+        self._record(
+            [self._event(permit, OrderEvent.SUBMITTED, state)]
+            + (
+                [self._event(permit, _EVENT_OF_STATUS[state.status], state)]
+                if state.status in _EVENT_OF_STATUS
+                else []
+            )
+        )
+        self._positions.apply_fill(
+            permit.symbol,
+            permit.side,
+            state.filled_quantity,
+            state.average_price,
+            reservation=reservation,
+        )
+        if not state.status.is_terminal:
+            with self._lock:
+                self._resting[state.order_id] = (permit.symbol, permit.correlation_id)
+        job = ReconciliationJob(
+            correlation_id=permit.correlation_id,
+            symbol=permit.symbol,
+            side=permit.side,
+            intent=permit.intent.value,
+            order_id=state.order_id,
+            client_order_id=state.client_order_id,
+            requested_quantity=permit.quantity,
+            applied_quantity=state.filled_quantity,
+            reservation=reservation,
+        )
+        if not self._reconciler.after_order(job, state, self._cancel_remainder):
+            self._positions.release(reservation)
+        return ExecutionReport(
+            permit.correlation_id, _outcome_of(state), OrderSummary.from_state(state)
+        )
+
+    def _failed(self, permit: Permit, request: OrderRequest, exc: Exception) -> ExecutionReport:
+        rejected = isinstance(exc, ExchangeRejectedError)
+        if rejected:
+            code = ErrorCode.EXCHANGE_ORDER_REJECTED.value
+        elif isinstance(exc, TradeGuardError):
+            code = exc.code
+        else:
+            code = ErrorCode.EXCHANGE_ERROR.value
+        _log.warning(
+            "order_failed",
+            code=code,
+            correlation_id=permit.correlation_id,
+            symbol=permit.symbol,
+            error=str(exc),
+        )
+        self._record(
+            [
+                OrderEventRecord(
+                    correlation_id=permit.correlation_id,
+                    timestamp_utc=self._clock.now(),
+                    event=OrderEvent.REJECTED,
+                    symbol=permit.symbol,
+                    side=permit.side.value,
+                    intent=permit.intent.value,
+                    requested_quantity=permit.quantity,
+                    price=permit.price,
+                    exchange=self._exchange.name,
+                    client_order_id=request.client_order_id,
+                    code=code,
+                    details={
+                        "error": str(exc)[:500],
+                        "state": "REJECTED" if rejected else "UNKNOWN",
+                        "decision_seq": permit.decision_seq,
+                    },
+                )
+            ]
+        )
+        outcome = SignalOutcome.REJECTED if rejected else SignalOutcome.ERROR
+        return ExecutionReport(permit.correlation_id, outcome, None, (code,))
+
+    def _event(self, permit: Permit, event: OrderEvent, state: OrderState) -> OrderEventRecord:
+        return OrderEventRecord(
+            correlation_id=permit.correlation_id,
+            timestamp_utc=self._clock.now(),
+            event=event,
+            symbol=permit.symbol,
+            side=permit.side.value,
+            intent=permit.intent.value,
+            requested_quantity=permit.quantity,
+            filled_quantity=state.filled_quantity,
+            price=state.average_price if state.average_price is not None else permit.price,
+            exchange=self._exchange.name,
+            exchange_order_id=state.order_id,
+            client_order_id=state.client_order_id,
+            details={"decision": permit.decision, "decision_seq": permit.decision_seq},
+        )
+
+    def _record(self, records: Sequence[OrderEventRecord]) -> None:
+        # The order already left: a failed record cannot undo it, so it is logged loudly and
+        # the health check of the audit store turns RED on its own.
+        try:
+            self._audit.record_many(list(records))
+        except Exception as exc:
+            _log.error(
+                "order_audit_failed",
+                code=ErrorCode.AUD_006.value,
+                correlation_id=records[0].correlation_id if records else None,
+                error=str(exc),
+            )
+
+    # --- cancels ---------------------------------------------------------------------------
+
+    def _cancel_symbol(self, permit: Permit) -> ExecutionReport:
+        cancelled = self._cancel_resting(permit.correlation_id, permit.symbol, None)
+        summary = OrderSummary.from_state(cancelled[-1]) if cancelled else None
+        return ExecutionReport(permit.correlation_id, SignalOutcome.CANCELLED, summary)
+
+    def cancel_all_resting(self, correlation_id: str | None = None) -> list[OrderState]:
+        """Cancel every resting order (HALT, kill switch); send nothing new.
+
+        Returns the states of the orders cancelled. Failures are logged, never raised.
+        """
+        return self._cancel_resting(correlation_id, None, None)
+
+    def _cancel_remainder(self, symbol: str, order_id: str) -> OrderState:
+        # Reconciliation ends a market order's unfilled remainder through here.
+        state = self._exchange.cancel_order(symbol, order_id)
+        with self._lock:
+            self._resting.pop(order_id, None)
+        return state
+
+    def _resting_orders(self, symbol: str | None) -> list[tuple[str, str, str | None]]:
+        try:
+            return [
+                (o.symbol, o.order_id, o.side.value) for o in self._exchange.open_orders(symbol)
+            ]
+        except Exception as exc:  # fall back to the orders this executor placed
+            _log.warning("open_orders_failed", code=ErrorCode.EXCHANGE_ERROR.value, error=str(exc))
+            with self._lock:
+                return [
+                    (s, oid, None)
+                    for oid, (s, _) in self._resting.items()
+                    if symbol is None or s == symbol
+                ]
+
+    def _cancel_resting(
+        self, correlation_id: str | None, symbol: str | None, side: str | None
+    ) -> list[OrderState]:
+        cancelled: list[OrderState] = []
+        for order_symbol, order_id, order_side in self._resting_orders(symbol):
+            if side is not None and order_side is not None and order_side != side:
+                continue
+            try:
+                state = self._exchange.cancel_order(order_symbol, order_id)
+            except Exception as exc:  # already gone, or the exchange is down: log, go on
+                _log.warning(
+                    "cancel_failed",
+                    code=getattr(exc, "code", ErrorCode.EXCHANGE_ERROR.value),
+                    correlation_id=correlation_id,
+                    order_id=order_id,
+                    error=str(exc),
+                )
+                continue
+            with self._lock:
+                origin = self._resting.pop(order_id, None)
+            cancelled.append(state)
+            self._record([self._cancel_event(state, correlation_id, origin)])
+        if cancelled:
+            _log.info(
+                "resting_orders_cancelled",
+                correlation_id=correlation_id,
+                count=len(cancelled),
+            )
+        return cancelled
+
+    def _cancel_event(
+        self, state: OrderState, correlation_id: str | None, origin: tuple[str, str] | None
+    ) -> OrderEventRecord:
+        details: dict[str, Any] = {"order_correlation_id": None if origin is None else origin[1]}
+        return OrderEventRecord(
+            correlation_id=correlation_id or (origin[1] if origin else state.client_order_id),
+            timestamp_utc=self._clock.now(),
+            event=OrderEvent.CANCELLED,
+            symbol=state.symbol,
+            side=state.side.value,
+            intent=OrderIntent.CANCEL.value,
+            requested_quantity=state.requested_quantity,
+            filled_quantity=state.filled_quantity,
+            price=state.average_price,
+            exchange=self._exchange.name,
+            exchange_order_id=state.order_id,
+            client_order_id=state.client_order_id,
+            details=details,
+        )
+
+
+__all__ = ["Executor"]

@@ -1,0 +1,259 @@
+"""The position book: signed positions, average entry, realised and unrealised P&L.
+
+It is the portfolio the RiskGovernor reads (``snapshot()``), and the position the gate checks
+exit intents against. Checks and reservations are atomic per book: an order in flight holds a
+``Reservation`` of its quantity, and an exit is checked against the worst position the orders
+in flight could leave, so two concurrent exits can never both pass against the same position.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Final
+
+from ..policy import Clock, IntentCheck, Side
+from ..sources.risk import PortfolioSnapshot
+
+ZERO: Final = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One symbol's position: positive long, negative short."""
+
+    symbol: str
+    quantity: Decimal
+    average_entry: Decimal | None
+    realised_pnl_today: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The quantity of one order in flight, held until its fills are applied."""
+
+    reservation_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+
+
+class _Book:
+    # Mutable state of one symbol; only touched under PositionBook._lock.
+    __slots__ = ("average_entry", "inflight_buy", "inflight_sell", "quantity", "realised_today")
+
+    def __init__(self) -> None:
+        self.quantity = ZERO
+        self.average_entry: Decimal | None = None
+        self.realised_today = ZERO
+        self.inflight_buy = ZERO
+        self.inflight_sell = ZERO
+
+
+def _signed(side: Side, quantity: Decimal) -> Decimal:
+    return quantity if side is Side.BUY else -quantity
+
+
+class PositionBook:
+    """Signed positions per symbol; thread-safe; implements ``PortfolioProvider``.
+
+    Args:
+        clock: Tells which UTC day realised P&L belongs to.
+        starting_equity: Equity before any fill (the account's quote balance).
+        price_lookup: Current price of a symbol, for unrealised P&L and exposure.
+        open_orders: Number of resting orders (the executor's count).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        starting_equity: Decimal = ZERO,
+        price_lookup: Callable[[str], Decimal] | None = None,
+        open_orders: Callable[[], int] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._books: dict[str, _Book] = {}
+        self._reservations: dict[str, tuple[str, Side, Decimal]] = {}
+        self._numbers = itertools.count(1)
+        self._starting_equity = starting_equity
+        self._realised_total = ZERO
+        self._peak = starting_equity
+        self._day: date = clock.now().date()
+        self.price_lookup = price_lookup
+        self.open_orders = open_orders
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def position(self, symbol: str) -> Decimal:
+        """Return the signed position of ``symbol`` (0 when flat or unknown)."""
+        with self._lock:
+            book = self._books.get(symbol)
+            return ZERO if book is None else book.quantity
+
+    def positions(self) -> dict[str, Position]:
+        """Return every non-flat position."""
+        with self._lock:
+            self._roll_day()
+            return {
+                symbol: Position(symbol, b.quantity, b.average_entry, b.realised_today)
+                for symbol, b in self._books.items()
+                if b.quantity != ZERO
+            }
+
+    def reserved(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """Return the (buy, sell) quantities of ``symbol`` in flight."""
+        with self._lock:
+            book = self._books.get(symbol)
+            return (ZERO, ZERO) if book is None else (book.inflight_buy, book.inflight_sell)
+
+    # --- check and reserve -----------------------------------------------------------------
+
+    def check_and_reserve(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        check: Callable[[Decimal], IntentCheck],
+    ) -> tuple[IntentCheck, Reservation | None]:
+        """Run ``check`` against the worst position in-flight orders could leave; reserve.
+
+        For a SELL the worst position is the current one minus every SELL in flight; for a
+        BUY, plus every BUY in flight (in-flight orders on the other side may never fill).
+        When ``check`` permits, ``quantity`` is reserved atomically with the check.
+        """
+        with self._lock:
+            book = self._books.setdefault(symbol, _Book())
+            worst = (
+                book.quantity - book.inflight_sell
+                if side is Side.SELL
+                else book.quantity + book.inflight_buy
+            )
+            result = check(worst)
+            if not result.permitted:
+                return result, None
+            reservation = Reservation(f"r{next(self._numbers)}", symbol, side, quantity)
+            self._reservations[reservation.reservation_id] = (symbol, side, quantity)
+            self._hold(book, side, quantity)
+            return result, reservation
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Drop what remains of ``reservation`` (idempotent)."""
+        if reservation is None:
+            return
+        with self._lock:
+            held = self._reservations.pop(reservation.reservation_id, None)
+            if held is not None:
+                symbol, side, remaining = held
+                self._hold(self._books[symbol], side, -remaining)
+
+    @staticmethod
+    def _hold(book: _Book, side: Side, quantity: Decimal) -> None:
+        if side is Side.BUY:
+            book.inflight_buy = max(ZERO, book.inflight_buy + quantity)
+        else:
+            book.inflight_sell = max(ZERO, book.inflight_sell + quantity)
+
+    # --- fills -----------------------------------------------------------------------------
+
+    def apply_fill(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal | None,
+        *,
+        reservation: Reservation | None = None,
+    ) -> None:
+        """Apply a fill and take its quantity off ``reservation`` in the same step."""
+        if quantity <= ZERO:
+            return
+        with self._lock:
+            self._roll_day()
+            book = self._books.setdefault(symbol, _Book())
+            if reservation is not None:
+                held = self._reservations.get(reservation.reservation_id)
+                if held is not None:
+                    used = min(held[2], quantity)
+                    self._reservations[reservation.reservation_id] = (
+                        held[0],
+                        held[1],
+                        held[2] - used,
+                    )
+                    self._hold(book, side, -used)
+            fill_price = price if price is not None else (book.average_entry or ZERO)
+            self._trade(book, _signed(side, quantity), fill_price)
+
+    def _trade(self, book: _Book, signed: Decimal, price: Decimal) -> None:
+        current = book.quantity
+        if current == ZERO or (current > ZERO) == (signed > ZERO):
+            size = abs(current) + abs(signed)
+            entry = book.average_entry if book.average_entry is not None else price
+            book.average_entry = (abs(current) * entry + abs(signed) * price) / size
+            book.quantity = current + signed
+            return
+        closed = min(abs(signed), abs(current))
+        entry = book.average_entry if book.average_entry is not None else price
+        pnl = closed * (price - entry) * (1 if current > ZERO else -1)
+        book.realised_today += pnl
+        self._realised_total += pnl
+        book.quantity = current + signed
+        if book.quantity == ZERO:
+            book.average_entry = None
+        elif (book.quantity > ZERO) != (current > ZERO):
+            book.average_entry = price  # flipped: the rest opened at this price
+
+    def _roll_day(self) -> None:
+        today = self._clock.now().date()
+        if today != self._day:
+            self._day = today
+            for book in self._books.values():
+                book.realised_today = ZERO
+
+    # --- PortfolioProvider -----------------------------------------------------------------
+
+    def snapshot(self) -> PortfolioSnapshot:
+        """Return equity, peak, P&L, exposure and open orders at current prices.
+
+        Raises whatever ``price_lookup`` raises; the context builder turns that into
+        CRITICAL risk (fail closed).
+        """
+        with self._lock:
+            self._roll_day()
+            held = [(s, b.quantity, b.average_entry) for s, b in self._books.items()]
+            realised_today = sum((b.realised_today for b in self._books.values()), ZERO)
+            realised_total = self._realised_total
+        unrealised = ZERO
+        exposure = ZERO
+        for symbol, quantity, entry in held:
+            if quantity == ZERO:
+                continue
+            price = self._price(symbol, entry)
+            unrealised += quantity * (price - (entry if entry is not None else price))
+            exposure += abs(quantity) * price
+        equity = self._starting_equity + realised_total + unrealised
+        with self._lock:
+            self._peak = max(self._peak, equity)
+            peak = self._peak
+        orders = self.open_orders() if self.open_orders is not None else 0
+        return PortfolioSnapshot(
+            equity=max(equity, ZERO),
+            peak_equity=max(peak, ZERO),
+            realised_pnl_today=realised_today,
+            unrealised_pnl=unrealised,
+            gross_exposure=exposure,
+            open_orders=orders,
+        )
+
+    def _price(self, symbol: str, entry: Decimal | None) -> Decimal:
+        if self.price_lookup is not None:
+            return self.price_lookup(symbol)
+        return entry if entry is not None else ZERO
+
+
+__all__ = ["Position", "PositionBook", "Reservation"]

@@ -1,0 +1,474 @@
+"""The gate use case: a signal in, a durable decision, and an order only when permitted.
+
+``Gate.submit`` logs the signal, answers a repeated ``signal_id`` from the audit trail, builds
+the context, evaluates the policy, checks the intent against the position book, writes the
+signal row and the decision row in one durable transaction and only then mints the permit the
+executor needs. A refusal is written through the same rows (outcome REFUSED, with its code and
+an ``order_audit`` REFUSED row). ``SignalDispatcher`` is the integration point of existing bots:
+their handlers keep receiving every signal, and nothing they do changes a decision.
+
+With the policy layer disabled by configuration, the previous behaviour applies (an order is
+allowed when ``ai_confidence >= legacy_min_confidence``; the kill switch is still honoured);
+no policy evaluation happens, so no decision row is written: the signal row, written durably
+before the order, carries ``decision=BYPASSED`` and ``policy_bypassed=true``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+from .audit.records import AuditRecord
+from .codes import ErrorCode
+from .errors import AuditUnavailableError, PermitError
+from .execution.executor import Executor
+from .execution.permits import PermitAuthority
+from .execution.positions import PositionBook, Reservation
+from .execution.replay import first_result
+from .execution.results import OrderSummary, SignalOutcome, SignalResult
+from .execution.verdicts import (
+    NOT_EVALUATED,
+    Verdict,
+    failed_context,
+    legacy_verdict,
+    overrides_blocked,
+    policy_verdict,
+    refusal_record,
+    signal_record,
+)
+from .logging import get_logger
+from .policy import (
+    Clock,
+    Decision,
+    IntentCheck,
+    OrderIntent,
+    PolicyContext,
+    TradePermissionPolicy,
+    check_intent,
+    format_utc,
+)
+from .ports import AuditStore
+from .signals import Signal, SignalReplayedError, parse_signal
+
+_log = get_logger("tradeguard.gate")
+
+_ZERO: Final = Decimal(0)
+
+
+class ContextBuilder(Protocol):
+    """What the gate needs from the context builder."""
+
+    def build(self, correlation_id: str) -> PolicyContext:
+        """Return the policy context now."""
+        ...
+
+
+class Gate:
+    """Decide every signal, record the decision durably, and only then let the order go.
+
+    Args:
+        builder: Builds the policy context for a correlation_id.
+        policy: The trade permission policy (with its persistent latch).
+        audit: The audit store; nothing is sent unless it recorded the decision.
+        executor: Places the permitted orders.
+        authority: Mints permits (shared with the executor).
+        positions: The position book exit intents are checked against.
+        clock: Timestamps of the records.
+        policy_enabled: False falls back to the legacy confidence rule (warned).
+        legacy_min_confidence: The legacy rule's minimum ai_confidence.
+    """
+
+    def __init__(
+        self,
+        *,
+        builder: ContextBuilder,
+        policy: TradePermissionPolicy,
+        audit: AuditStore,
+        executor: Executor,
+        authority: PermitAuthority,
+        positions: PositionBook,
+        clock: Clock,
+        policy_enabled: bool = True,
+        legacy_min_confidence: Decimal = Decimal(70),
+    ) -> None:
+        self._builder = builder
+        self._policy = policy
+        self._audit = audit
+        self._executor = executor
+        self._authority = authority
+        self._positions = positions
+        self._clock = clock
+        self._policy_enabled = policy_enabled
+        self._legacy_min = legacy_min_confidence
+        self._inflight: dict[str, threading.Event] = {}
+        self._inflight_lock = threading.Lock()
+        self._halt_seen = False
+        if not policy_enabled:
+            self._warn_disabled(None)
+
+    @property
+    def policy_enabled(self) -> bool:
+        """Return False when the policy layer is disabled by configuration."""
+        return self._policy_enabled
+
+    def submit(self, signal: Signal | Mapping[str, Any]) -> SignalResult:
+        """Decide ``signal`` and execute its order when the recorded decision permits it.
+
+        Raises:
+            InvalidSignalError: the signal is invalid (SIGNAL_INVALID).
+            SignalReplayedError: the signal_id was used before with other content.
+            AuditUnavailableError: the decision could not be recorded; nothing was sent.
+        """
+        signal = parse_signal(signal)
+        correlation_id = str(uuid.uuid4())
+        _log.info(
+            "signal_received",
+            correlation_id=correlation_id,
+            signal_id=signal.signal_id,
+            symbol=signal.symbol,
+            side=signal.side.value,
+            intent=signal.intent.value,
+            quantity=str(signal.quantity),
+            ai_confidence=None if signal.ai_confidence is None else str(signal.ai_confidence),
+        )
+        if not self._policy_enabled:
+            self._warn_disabled(correlation_id)
+        self._claim(signal.signal_id)
+        try:
+            first = self._find(signal.signal_id)
+            if first is not None:
+                return self._repeat(signal, first, correlation_id)
+            return self._decide(signal, correlation_id)
+        finally:
+            self._release_claim(signal.signal_id)
+
+    # --- idempotency -----------------------------------------------------------------------
+
+    def _claim(self, signal_id: str) -> None:
+        # One submission per signal_id at a time in this process; a repeat waits for the
+        # first to be recorded and is then answered from the trail.
+        while True:
+            with self._inflight_lock:
+                running = self._inflight.get(signal_id)
+                if running is None:
+                    self._inflight[signal_id] = threading.Event()
+                    return
+            running.wait()
+
+    def _release_claim(self, signal_id: str) -> None:
+        with self._inflight_lock:
+            event = self._inflight.pop(signal_id, None)
+        if event is not None:
+            event.set()
+
+    def _find(self, signal_id: str) -> dict[str, Any] | None:
+        try:
+            return self._audit.find_signal(signal_id)
+        except AuditUnavailableError:
+            raise
+        except Exception as exc:  # any store failure: fail closed, nothing is sent
+            raise AuditUnavailableError(
+                ErrorCode.AUD_006, f"cannot read signal_audit: {exc}"
+            ) from exc
+
+    def _repeat(self, signal: Signal, first: dict[str, Any], correlation_id: str) -> SignalResult:
+        replayed = first.get("content_hash") != signal.content_hash()
+        code = ErrorCode.SIGNAL_REPLAYED if replayed else ErrorCode.SIGNAL_DUPLICATE
+        self._write(
+            [
+                signal_record(
+                    signal,
+                    correlation_id,
+                    self._clock.now(),
+                    bypassed=not self._policy_enabled,
+                    label=NOT_EVALUATED,
+                    reason_code=code.value,
+                    outcome=(SignalOutcome.REFUSED if replayed else SignalOutcome.DUPLICATE).value,
+                )
+            ]
+        )
+        _log.warning(
+            "signal_replayed" if replayed else "signal_duplicate",
+            code=code.value,
+            correlation_id=correlation_id,
+            signal_id=signal.signal_id,
+            first_correlation_id=first.get("correlation_id"),
+        )
+        if replayed:
+            raise SignalReplayedError(signal.signal_id, str(first.get("correlation_id")))
+        return first_result(self._audit, first)
+
+    # --- the decision ----------------------------------------------------------------------
+
+    def _decide(self, signal: Signal, correlation_id: str) -> SignalResult:
+        verdict = (
+            self._evaluate(signal, correlation_id)
+            if self._policy_enabled
+            else self._legacy(signal, correlation_id)
+        )
+        check, reservation = self._check(signal, verdict)
+        refusal = None if check.permitted else str(check.code)
+        override = overrides_blocked(verdict, refusal, signal)
+        records = self._records(signal, correlation_id, verdict, refusal, override)
+        try:
+            seqs = self._write(records)
+        except AuditUnavailableError:
+            self._positions.release(reservation)
+            raise
+        if verdict.decision.decision is Decision.HALT:
+            self._on_halt(correlation_id)
+        else:
+            self._halt_seen = False
+        codes = verdict.codes + ((refusal,) if refusal else ())
+        if override:
+            codes += (ErrorCode.AI_CONFIDENCE_OVERRIDE_BLOCKED.value,)
+            _log.warning(
+                "ai_confidence_override_blocked",
+                code=ErrorCode.AI_CONFIDENCE_OVERRIDE_BLOCKED.value,
+                correlation_id=correlation_id,
+                ai_confidence=str(signal.ai_confidence),
+                reason_code=verdict.reason_code,
+            )
+        if refusal is not None:
+            _log.info(
+                "signal_refused",
+                code=refusal,
+                correlation_id=correlation_id,
+                decision=verdict.label,
+                reason_code=verdict.reason_code,
+            )
+            return self._result(
+                signal, correlation_id, verdict, SignalOutcome.REFUSED, codes, refusal=refusal
+            )
+        return self._execute(signal, correlation_id, verdict, seqs, reservation, codes)
+
+    def _evaluate(self, signal: Signal, correlation_id: str) -> Verdict:
+        now = self._clock.now()
+        codes: tuple[str, ...] = ()
+        try:
+            context = self._builder.build(correlation_id)
+            if not isinstance(context, PolicyContext):
+                raise TypeError(f"builder returned {type(context).__name__}")
+        except Exception as exc:  # a context that cannot be built at all is a HALT (TPP-001)
+            _log.error(
+                "policy_context_failed",
+                code=ErrorCode.TPP_001.value,
+                correlation_id=correlation_id,
+                error=str(exc),
+            )
+            context = failed_context(correlation_id, format_utc(now))
+            codes = (ErrorCode.TPP_001.value,)
+        decision = self._policy.evaluate(context)
+        return policy_verdict(context, decision, now, signal.ai_confidence, codes)
+
+    def _legacy(self, signal: Signal, correlation_id: str) -> Verdict:
+        engaged = self._kill_switch_engaged(correlation_id)
+        return legacy_verdict(signal, engaged, self._legacy_min)
+
+    def _kill_switch_engaged(self, correlation_id: str) -> bool:
+        try:
+            return bool(self._builder.build(correlation_id).kill_switch_active)
+        except Exception as exc:  # an unreadable kill switch counts as engaged
+            _log.error(
+                "kill_switch_unreadable",
+                code=ErrorCode.TPP_002.value,
+                correlation_id=correlation_id,
+                error=str(exc),
+            )
+            return True
+
+    def _check(self, signal: Signal, verdict: Verdict) -> tuple[IntentCheck, Reservation | None]:
+        if verdict.refusal is not None:
+            return IntentCheck(False, ErrorCode(verdict.refusal)), None
+
+        def check(position: Decimal) -> IntentCheck:
+            return check_intent(
+                verdict.decision, signal.intent, signal.side, signal.quantity, position
+            )
+
+        if signal.intent is OrderIntent.CANCEL:
+            return check(_ZERO), None
+        return self._positions.check_and_reserve(signal.symbol, signal.side, signal.quantity, check)
+
+    # --- records ---------------------------------------------------------------------------
+
+    def _records(
+        self,
+        signal: Signal,
+        correlation_id: str,
+        verdict: Verdict,
+        refusal: str | None,
+        override: bool,
+    ) -> list[AuditRecord]:
+        now = self._clock.now()
+        records: list[AuditRecord] = [
+            signal_record(
+                signal,
+                correlation_id,
+                now,
+                bypassed=not self._policy_enabled,
+                label=verdict.label,
+                reason_code=refusal or verdict.reason_code,
+                outcome=SignalOutcome.REFUSED.value if refusal else SignalOutcome.ACCEPTED.value,
+            )
+        ]
+        if verdict.record is not None:
+            records.append(verdict.record)
+        if refusal is not None:
+            records.append(
+                refusal_record(signal, correlation_id, now, verdict, refusal, override=override)
+            )
+        return records
+
+    def _write(self, records: list[AuditRecord]) -> list[int]:
+        try:
+            return self._audit.record_many(records)
+        except AuditUnavailableError as exc:
+            _log.error(
+                "audit_unavailable",
+                code=ErrorCode.AUD_006.value,
+                correlation_id=records[0].correlation_id,
+                error=exc.message,
+            )
+            raise
+        except Exception as exc:  # any store failure: fail closed, nothing is sent
+            _log.error(
+                "audit_unavailable",
+                code=ErrorCode.AUD_006.value,
+                correlation_id=records[0].correlation_id,
+                error=str(exc),
+            )
+            raise AuditUnavailableError(ErrorCode.AUD_006, f"cannot record: {exc}") from exc
+
+    # --- execution -------------------------------------------------------------------------
+
+    def _execute(
+        self,
+        signal: Signal,
+        correlation_id: str,
+        verdict: Verdict,
+        seqs: list[int],
+        reservation: Reservation | None,
+        codes: tuple[str, ...],
+    ) -> SignalResult:
+        decision_seq = seqs[1] if verdict.record is not None else seqs[0]
+        try:
+            permit = self._authority.mint(
+                correlation_id=correlation_id,
+                intent=signal.intent,
+                symbol=signal.symbol,
+                side=signal.side,
+                quantity=signal.quantity,
+                decision=verdict.label,
+                decision_seq=decision_seq,
+                order_type=signal.order_type,
+                price=signal.price,
+            )
+            report = self._executor.execute(permit, reservation)
+        except PermitError as exc:  # a bug, never a trade: reported, nothing was sent
+            self._positions.release(reservation)
+            return self._result(
+                signal, correlation_id, verdict, SignalOutcome.ERROR, (*codes, exc.code)
+            )
+        return self._result(
+            signal,
+            correlation_id,
+            verdict,
+            report.outcome,
+            codes + report.codes,
+            order=report.order,
+        )
+
+    def _on_halt(self, correlation_id: str) -> None:
+        # HALT: resting orders are cancelled (on the way into HALT, or when some still rest).
+        if not self._halt_seen or self._executor.resting_count() > 0:
+            self._halt_seen = True
+            self._executor.cancel_all_resting(correlation_id)
+
+    def _result(
+        self,
+        signal: Signal,
+        correlation_id: str,
+        verdict: Verdict,
+        outcome: SignalOutcome,
+        codes: tuple[str, ...],
+        *,
+        order: OrderSummary | None = None,
+        refusal: str | None = None,
+    ) -> SignalResult:
+        decision = verdict.decision
+        return SignalResult(
+            signal_id=signal.signal_id,
+            correlation_id=correlation_id,
+            decision=verdict.label,
+            reason_code=verdict.reason_code,
+            blocking_gate=None if decision.blocking_gate is None else decision.blocking_gate.value,
+            precedence_rank=decision.precedence_rank,
+            is_latched=decision.is_latched,
+            outcome=outcome,
+            order=order,
+            codes=codes,
+            ai_confidence=signal.ai_confidence,
+            policy_bypassed=not self._policy_enabled,
+            refusal_code=refusal,
+        )
+
+    def _warn_disabled(self, correlation_id: str | None) -> None:
+        _log.warning(
+            "policy_layer_disabled",
+            code=ErrorCode.POLICY_LAYER_DISABLED.value,
+            correlation_id=correlation_id,
+            legacy_min_confidence=str(self._legacy_min),
+        )
+
+
+Handler = Callable[[Signal], object]
+
+
+class SignalDispatcher:
+    """The integration point of existing bots: the gate decides, handlers are told.
+
+    Every registered handler is called with the ``Signal`` for every valid signal, accepted
+    or not, after the gate answered; a handler that raises is isolated and logged with
+    ``HANDLER_FAILED`` and never changes the decision.
+    """
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+        self._handlers: list[Handler] = []
+        self._lock = threading.Lock()
+
+    def register_handler(self, fn: Handler) -> Handler:
+        """Register ``fn(signal)``; return it (so this also works as a decorator)."""
+        with self._lock:
+            self._handlers.append(fn)
+        return fn
+
+    def dispatch(self, signal: Signal | Mapping[str, Any]) -> SignalResult:
+        """Submit ``signal`` to the gate, then tell every handler; return the gate's result."""
+        parsed = parse_signal(signal)
+        try:
+            return self._gate.submit(parsed)
+        finally:
+            self._notify(parsed)
+
+    def _notify(self, signal: Signal) -> None:
+        with self._lock:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            try:
+                handler(signal)
+            except Exception as exc:  # isolated: a handler never changes a decision
+                _log.error(
+                    "handler_failed",
+                    code=ErrorCode.HANDLER_FAILED.value,
+                    handler=getattr(handler, "__qualname__", repr(handler)),
+                    signal_id=signal.signal_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+
+__all__ = ["NOT_EVALUATED", "ContextBuilder", "Gate", "Handler", "SignalDispatcher"]
