@@ -1,0 +1,179 @@
+"""What every audit store shares: appends through prepared rows, verification, control stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..codes import ErrorCode
+from ..policy import LatchStore
+from ..ports import ChainBreak, ChainHead, KillSwitchStore, VerifyReport
+from .chain import TABLES, ChainResult, PreparedRow, StoredLink, prepare, stored_row, verify_chain
+from .control import ControlCache, DurableKillSwitchStore, DurableLatchStore
+from .records import AuditRecord, AuditTable
+from .writer import ControlWrite, Pending
+
+# (seq, prev_hash, row_hash, canonical_json)
+RawRow = tuple[int, str, str, str]
+
+
+def compare_checkpoint(result: ChainResult, expected: Sequence[ChainHead]) -> ChainBreak | None:
+    """Return an AUD-005 break when the chain no longer holds a checkpointed head."""
+    for head in expected:
+        if head.table is not result.table or head.seq == 0:
+            continue
+        found = result.hashes_at.get(head.seq)
+        if found is None:
+            return ChainBreak(
+                result.table,
+                head.seq,
+                ErrorCode.AUD_005.value,
+                f"checkpoint names seq {head.seq} but the chain ends at "
+                f"{result.head.seq if result.head else 0} (rows removed from the end)",
+            )
+        if found != head.row_hash:
+            return ChainBreak(
+                result.table,
+                head.seq,
+                ErrorCode.AUD_005.value,
+                "row_hash differs from the checkpoint (the chain was rewritten)",
+            )
+    return None
+
+
+def verify_links(
+    sources: Iterable[tuple[AuditTable, Iterable[StoredLink]]],
+    expected: Sequence[ChainHead] = (),
+    *,
+    anchored: bool = True,
+) -> VerifyReport:
+    """Re-compute each chain and compare it with checkpointed heads."""
+    rows = 0
+    heads: list[ChainHead] = []
+    breaks: list[ChainBreak] = []
+    for table, links in sources:
+        wanted = {h.seq: h.row_hash for h in expected if h.table is table}
+        result = verify_chain(table, links, anchored=anchored, wanted=wanted)
+        rows += result.rows_checked
+        if result.head is not None:
+            heads.append(result.head)
+        if result.first_break is not None:
+            breaks.append(result.first_break)
+        checkpoint_break = compare_checkpoint(result, expected)
+        if checkpoint_break is not None:
+            breaks.append(checkpoint_break)
+    return VerifyReport(rows_checked=rows, heads=tuple(heads), breaks=tuple(breaks))
+
+
+class ChainStoreBase:
+    """Implements the ``AuditStore`` protocol over a few backend hooks."""
+
+    _cache: ControlCache
+
+    def _submit(self, rows: list[PreparedRow], control: ControlWrite | None) -> Pending:
+        raise NotImplementedError
+
+    def _links(self, table: AuditTable) -> Iterator[StoredLink]:
+        raise NotImplementedError
+
+    def _select(
+        self,
+        table: AuditTable,
+        since: datetime | None,
+        until: datetime | None,
+        correlation_id: str | None,
+        limit: int | None,
+        newest_first: bool,
+    ) -> Iterator[RawRow]:
+        raise NotImplementedError
+
+    def _find_signal_raw(self, signal_id: str) -> RawRow | None:
+        raise NotImplementedError
+
+    def _head_raw(self, table: AuditTable) -> tuple[int, str] | None:
+        raise NotImplementedError
+
+    # -- appends ----------------------------------------------------------------------------
+
+    def _append(self, record: AuditRecord) -> int:
+        return self._submit([prepare(record)], None).seqs[0]
+
+    def record_decision(self, record: AuditRecord) -> int:
+        """Append a decision row; return its seq once durable."""
+        return self._append(record)
+
+    def record_signal(self, record: AuditRecord) -> int:
+        """Append a signal row; return its seq once durable."""
+        return self._append(record)
+
+    def record_order_event(self, record: AuditRecord) -> int:
+        """Append an order event row; return its seq once durable."""
+        return self._append(record)
+
+    def record_operator_action(self, record: AuditRecord) -> int:
+        """Append an operator action row; return its seq once durable."""
+        return self._append(record)
+
+    def record_many(self, records: Sequence[AuditRecord]) -> list[int]:
+        """Append several rows in one durable transaction; return their seqs in order."""
+        if not records:
+            return []
+        return self._submit([prepare(record) for record in records], None).seqs
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def find_signal(self, signal_id: str) -> dict[str, Any] | None:
+        """Return the first ``signal_audit`` row of ``signal_id`` (as stored), or None."""
+        raw = self._find_signal_raw(signal_id)
+        return None if raw is None else stored_row(AuditTable.SIGNAL, *raw)
+
+    def rows(
+        self,
+        table: AuditTable,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        correlation_id: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield stored rows with their chain fields and the stored canonical JSON."""
+        table = AuditTable(table)
+        for raw in self._select(table, since, until, correlation_id, limit, newest_first):
+            yield stored_row(table, *raw)
+
+    def raw_rows(
+        self,
+        table: AuditTable,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[RawRow]:
+        """Yield ``(seq, prev_hash, row_hash, canonical_json)`` in seq order (for export)."""
+        return self._select(AuditTable(table), since, until, None, None, False)
+
+    def heads(self) -> tuple[ChainHead, ...]:
+        """Return the head of every chain (seq 0 and the genesis hash when empty)."""
+        out: list[ChainHead] = []
+        for table in TABLES:
+            head = self._head_raw(table)
+            out.append(ChainHead(table, *head) if head else ChainHead(table, 0, "0" * 64))
+        return tuple(out)
+
+    def verify(self, expected: Sequence[ChainHead] = ()) -> VerifyReport:
+        """Re-compute every chain from its genesis; compare with checkpointed heads if given."""
+        return verify_links(((t, self._links(t)) for t in TABLES), expected)
+
+    # -- control state ----------------------------------------------------------------------
+
+    def latch_store(self) -> LatchStore:
+        """Return the durable latch store kept in this database."""
+        return DurableLatchStore(self._submit, self._cache)
+
+    def kill_switch_store(self) -> KillSwitchStore:
+        """Return the durable kill switch store kept in this database."""
+        return DurableKillSwitchStore(self._submit, self._cache)
+
+
+__all__ = ["ChainStoreBase", "RawRow", "compare_checkpoint", "verify_links"]

@@ -1,0 +1,89 @@
+"""Canonical JSON and the row hash of the audit chain (SPEC §4, ``docs/audit-format.md``).
+
+Canonical JSON: keys sorted by Unicode code point, no spaces (``,`` and ``:``), UTF-8 without
+escaping non-ASCII, Decimals as strings, timestamps ISO-8601 UTC with microseconds and ``Z``,
+no NaN or infinity. ``row_hash = sha256(prev_hash + canonical_json)`` over the UTF-8 bytes,
+lowercase hex; the first row of a chain has ``prev_hash`` = 64 zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Final
+
+from ..codes import ErrorCode
+from ..errors import InvalidInputError
+from ..policy import format_utc
+
+GENESIS_HASH: Final = "0" * 64
+SEQ_KEY: Final = "seq"
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"non-finite decimal {value}")
+        return str(value)
+    if isinstance(value, datetime):
+        return format_utc(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def canonical_json(value: object) -> str:
+    """Return the canonical JSON text of ``value``; raise ``InvalidInputError`` if impossible."""
+    try:
+        text = json.dumps(
+            value,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            default=_default,
+        )
+        text.encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidInputError(
+            ErrorCode.INPUT_INVALID_VALUE, f"record cannot be written as canonical JSON: {exc}"
+        ) from exc
+    return text
+
+
+def row_hash(prev_hash: str, canonical: str) -> str:
+    """Return ``sha256(prev_hash + canonical)`` of the UTF-8 bytes as lowercase hex."""
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+_MARKER_VALUE: Final = "\x00tradeguard-seq\x00"
+_MARKER_TEXT: Final = '"\\u0000tradeguard-seq\\u0000"'
+
+
+def seq_template(row: Mapping[str, Any]) -> tuple[str, str]:
+    """Split the canonical JSON of ``row`` plus ``seq`` around the seq value.
+
+    ``head + str(seq) + tail == canonical_json({**row, "seq": seq})``: the expensive part is
+    done by the appending thread, the writer only splices in the number it assigns.
+    """
+    if SEQ_KEY in row:
+        raise InvalidInputError(ErrorCode.INPUT_INVALID_VALUE, "a record may not carry 'seq'")
+    text = canonical_json({**row, SEQ_KEY: _MARKER_VALUE})
+    head, found, tail = text.partition(_MARKER_TEXT)
+    if found and _MARKER_TEXT not in tail and _MARKER_TEXT not in head:
+        return head, tail
+    # The marker also occurs in the data itself: split the slow, unambiguous way.
+    before = canonical_json({k: v for k, v in row.items() if k < SEQ_KEY})[:-1]
+    after = canonical_json({k: v for k, v in row.items() if k > SEQ_KEY})[1:]
+    head = before + ('"seq":' if before == "{" else ',"seq":')
+    tail = after if after == "}" else "," + after
+    return head, tail
+
+
+__all__ = ["GENESIS_HASH", "canonical_json", "row_hash", "seq_template"]
