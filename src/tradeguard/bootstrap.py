@@ -10,6 +10,7 @@ in :mod:`tradeguard.background` and is started with :func:`start_background`.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,10 +28,10 @@ from .gate import Gate, SignalDispatcher
 from .logging import get_logger
 from .metrics import MeteredAuditStore, ServiceMetrics
 from .operator import OperatorService, StatusProbes
-from .policy import Clock, TradePermissionPolicy
+from .policy import Clock, OperatorActionRecord, TradePermissionPolicy
 from .ports import AuditStore, ExchangeClient, Ticker
 from .settings import Settings, check_live_preconditions
-from .sources.budget import BudgetGuard
+from .sources.budget import BudgetEvaluation, BudgetGuard
 from .sources.builder import PolicyContextBuilder
 from .sources.circuit_breaker import CircuitBreaker
 from .sources.clock_sync import ExchangeTimeSynchronizer, TimeSyncResult
@@ -186,6 +187,27 @@ def _health(
     )
 
 
+BUDGET_ACTOR = "system:budget-guard"
+
+
+def _record_budget_corruption(store: AuditStore, clock: Clock) -> Any:
+    """Write every newly seen corrupt budget report to ``operator_audit`` as a system event."""
+
+    def record(evaluation: BudgetEvaluation) -> None:
+        store.record_operator_action(
+            OperatorActionRecord(
+                action=ErrorCode.BUDGET_DATA_CORRUPT,
+                correlation_id=str(uuid.uuid4()),
+                operator_id=BUDGET_ACTOR,
+                reason=evaluation.detail or "budget report is corrupt",
+                timestamp_utc=clock.now(),
+                details={"source": evaluation.source, "signal": evaluation.signal.value},
+            )
+        )
+
+    return record
+
+
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     """Build every component from ``settings``.
 
@@ -243,6 +265,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clock,
         settings.budget_max_age_seconds,
         refresh_interval_s=settings.budget_refresh_seconds,
+        on_corrupt=_record_budget_corruption(store, clock),
     )
     risk = RiskGovernor(execution.positions, RiskLimits.from_settings(settings))
     builder = PolicyContextBuilder(

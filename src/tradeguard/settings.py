@@ -315,6 +315,12 @@ def check_live_preconditions(settings: Settings) -> list[str]:
             ErrorCode.LIVE_MODE_REFUSED,
             "LIVE mode needs a real exchange adapter (valr or ccxt:<id>), not paper",
         )
+    if settings.exchange_api_key is None or settings.exchange_api_secret is None:
+        raise LiveModeRefusedError(
+            ErrorCode.LIVE_MODE_REFUSED,
+            "LIVE mode needs TRADEGUARD_EXCHANGE_API_KEY and TRADEGUARD_EXCHANGE_API_SECRET",
+            hint="set both exchange credentials (never print them)",
+        )
     warnings = []
     if settings.budget_report is None:
         warnings.append("TRADEGUARD_BUDGET_REPORT is not configured: budget gate not enforced")

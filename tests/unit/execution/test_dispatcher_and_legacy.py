@@ -159,6 +159,8 @@ def test_live_refuses_to_start_with_the_policy_disabled():
         "execution_mode": "LIVE",
         "exchange": "valr",
         "operator_token": "t" * 32,
+        "exchange_api_key": "k",
+        "exchange_api_secret": "s",
         "policy_enabled": False,
     }
     with pytest.raises(LiveModeRefusedError) as caught:
@@ -166,3 +168,17 @@ def test_live_refuses_to_start_with_the_policy_disabled():
     assert caught.value.code == "LIVE_MODE_REFUSED"
     check_live_preconditions(Settings(**base, allow_policy_bypass_in_live=True))
     check_live_preconditions(Settings(**{**base, "policy_enabled": True}))
+
+
+@pytest.mark.parametrize("missing", ["operator_token", "exchange_api_key", "exchange_api_secret"])
+def test_live_refuses_to_start_without_a_token_or_exchange_credentials(missing):
+    base = {
+        "execution_mode": "LIVE",
+        "exchange": "valr",
+        "operator_token": "t" * 32,
+        "exchange_api_key": "k",
+        "exchange_api_secret": "s",
+    }
+    del base[missing]
+    with pytest.raises(LiveModeRefusedError):
+        check_live_preconditions(Settings(**base))
