@@ -19,6 +19,7 @@ from typing import Any
 from . import open_audit_store
 from .clock import SystemClock
 from .codes import ErrorCode
+from .errors import TradeGuardError
 from .exchange import MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, build_execution
 from .feeds.lockdown import LockdownController
@@ -153,6 +154,28 @@ def _exchange(
     return exchange, prices
 
 
+def _starting_equity(settings: Settings, exchange: ExchangeClient) -> Decimal:
+    """Return the equity the risk governor measures drawdown from.
+
+    Paper and DRY_RUN trade the paper balance. LIVE reads the account's balance in the quote
+    currency of the first traded symbol; when it cannot be read the equity is zero, which makes
+    the first loss a full drawdown (RISK CRITICAL, HALT): unknown equity fails closed.
+    """
+    if settings.exchange == "paper" or not settings.is_live:
+        return settings.paper_quote_balance
+    symbol = settings.symbols[0] if settings.symbols else ""
+    try:
+        balances = exchange.balances()
+    except TradeGuardError as error:
+        _log.warning("starting_equity_unknown", code=error.code, detail=error.message)
+        return _ZERO
+    quote = [b for b in balances if b.currency and symbol.endswith(b.currency)]
+    if not quote:
+        _log.warning("starting_equity_unknown", code=ErrorCode.RISK_DRAWDOWN, symbol=symbol)
+        return _ZERO
+    return max(quote, key=lambda b: len(b.currency)).total
+
+
 def _price_lookup(exchange: ExchangeClient, prices: dict[str, Decimal]) -> Any:
     def lookup(symbol: str) -> Decimal:
         price = prices.get(symbol)
@@ -234,7 +257,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         exchange,
         store,
         clock,
-        starting_equity=settings.paper_quote_balance if settings.exchange == "paper" else _ZERO,
+        starting_equity=_starting_equity(settings, exchange),
         price_lookup=_price_lookup(exchange, prices),
     )
     breaker = CircuitBreaker(
