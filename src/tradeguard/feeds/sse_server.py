@@ -21,8 +21,10 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ..loopback_http import LoopbackHTTPServer
 
 REFUSAL_MODES = ("status", "close", "drop")
 
@@ -170,7 +172,7 @@ def _frame(event_id: int, event: str, data: str) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(LoopbackHTTPServer):
     owner: LoopbackSSEServer
 
 

@@ -18,12 +18,13 @@ import socket
 import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from ...clock import SystemClock
 from ...logging import get_logger
+from ...loopback_http import LoopbackHTTPServer
 from ...policy import Clock
 from .binance_api import BinanceDialect
 from .faults import FaultSpecError, SimulatorFaults
@@ -145,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = _dispatch
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
