@@ -61,6 +61,11 @@ class ContextBuilderPort(Protocol):
         """Return a context; failed sources are named in ``incomplete_sources``."""
         ...
 
+    def last_details(self) -> Any:
+        """Return the last build's context with each source's answer (``context``,
+        ``health.results``, ``budget``, ``risk``), or None before the first build."""
+        ...
+
 
 class HealthPort(Protocol):
     """The health module as ``status`` reads it."""
@@ -162,7 +167,15 @@ class OperatorService:
             latch: dict[str, Any] | None = self._latch_store.load().to_dict()
         except Exception as exc:  # shown as unreadable; the decision is already HALT
             latch = {"phase": "UNREADABLE", "error": repr(exc)}
-        checks = [self._check_dict(result) for result in self._health.results()]
+        details = self._builder.last_details()
+        if details is None or details.context.correlation_id != correlation_id:
+            details = None  # another thread built since; fall back to a fresh health pass
+        results = (
+            details.health.results
+            if details is not None and details.health is not None
+            else self._health.results()
+        )
+        checks = [self._check_dict(result) for result in results]
         return {
             "state": LOCKDOWN_STATE if lockdown else decision.decision.value,
             "decision": decision.decision.value,
@@ -183,6 +196,10 @@ class OperatorService:
             "lockdown": lockdown,
             "kill_switch": kill_switch_dict(kill),
             "latch": latch,
+            "budget": None
+            if details is None or details.budget is None
+            else details.budget.to_dict(),
+            "risk": None if details is None or details.risk is None else details.risk.to_dict(),
             "event_feed": self._probes.feed(),
             "safeguards": self._probes.safeguards(),
             "correlation_id": correlation_id,
