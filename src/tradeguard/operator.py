@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from .audit.records import AuditTable
 from .codes import ErrorCode
 from .errors import InvalidInputError, TradeGuardError
-from .feeds.lockdown import LOCKDOWN_STATE, is_lockdown
 from .logging import get_logger
 from .policy import (
     Clock,
@@ -29,7 +28,7 @@ from .policy import (
     TradePermissionPolicy,
     format_utc,
 )
-from .ports import AuditStore, KillSwitchState
+from .ports import LOCKDOWN_STATE, AuditStore, KillSwitchState, is_lockdown
 
 _log = get_logger("tradeguard.operator")
 

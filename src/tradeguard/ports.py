@@ -20,6 +20,7 @@ from .audit.records import (
     PolicyDecisionRecord,
     SignalRecord,
 )
+from .codes import ErrorCode
 from .policy import Clock, LatchStore, Side
 
 # --- exchange --------------------------------------------------------------------------------
@@ -140,6 +141,29 @@ class ExchangeClient(Protocol):
         ...
 
 
+# --- portfolio (risk governor input) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSnapshot:
+    """The portfolio as the executor and the exchange report it, in the quote currency."""
+
+    equity: Decimal
+    peak_equity: Decimal
+    realised_pnl_today: Decimal
+    unrealised_pnl: Decimal
+    gross_exposure: Decimal
+    open_orders: int
+
+
+class PortfolioProvider(Protocol):
+    """Where the risk governor reads the portfolio from (the position book, the exchange)."""
+
+    def snapshot(self) -> PortfolioSnapshot:
+        """Return the portfolio now."""
+        ...
+
+
 # --- audit store -----------------------------------------------------------------------------
 
 
@@ -186,6 +210,19 @@ class KillSwitchState:
     since: datetime | None = None
     code: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+LOCKDOWN_ACTOR = "system:event-feed"
+LOCKDOWN_STATE = "L6_LOCKDOWN"
+
+
+def is_lockdown(state: KillSwitchState) -> bool:
+    """Return True when ``state`` is an active kill switch set by the feed's L6 lockdown."""
+    return (
+        state.active
+        and state.actor == LOCKDOWN_ACTOR
+        and state.code == ErrorCode.SSE_RECONNECT_EXHAUSTED
+    )
 
 
 class KillSwitchStore(Protocol):
@@ -278,6 +315,8 @@ class AuditStore(Protocol):
 
 
 __all__ = [
+    "LOCKDOWN_ACTOR",
+    "LOCKDOWN_STATE",
     "AuditStore",
     "Balance",
     "ChainBreak",
@@ -291,6 +330,9 @@ __all__ = [
     "OrderState",
     "OrderStatus",
     "OrderType",
+    "PortfolioProvider",
+    "PortfolioSnapshot",
     "Ticker",
     "VerifyReport",
+    "is_lockdown",
 ]

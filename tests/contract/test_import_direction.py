@@ -84,3 +84,25 @@ def test_nothing_below_the_entry_points_imports_them_or_the_composition_root(mod
 
 def test_the_walker_sees_relative_imports():
     assert "tradeguard.codes" in imports_of(SRC / "policy" / "engine.py")
+
+
+USE_CASES = ("tradeguard.gate", "tradeguard.operator", "tradeguard.execution", "tradeguard.signals")
+ADAPTERS = ("tradeguard.exchange", "tradeguard.feeds", "tradeguard.sources", "tradeguard.audit")
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if any(within(m, u) for u in USE_CASES))
+)
+def test_use_cases_depend_on_ports_not_on_adapters(module):
+    for imported in imports_of(MODULES[module]):
+        if within(imported, "tradeguard.audit.records"):
+            continue  # value types of the trail, shared like the ports
+        assert not any(within(imported, a) for a in ADAPTERS), f"{module} -> {imported}"
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if any(within(m, a) for a in ADAPTERS))
+)
+def test_adapters_do_not_import_use_cases(module):
+    for imported in imports_of(MODULES[module]):
+        assert not any(within(imported, u) for u in USE_CASES), f"{module} -> {imported}"

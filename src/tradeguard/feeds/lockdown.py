@@ -19,10 +19,7 @@ from ..codes import ErrorCode
 from ..errors import TradeGuardError
 from ..logging import get_logger
 from ..policy import OperatorActionRecord
-from ..ports import KillSwitchState
-
-LOCKDOWN_ACTOR = "system:event-feed"
-LOCKDOWN_STATE = "L6_LOCKDOWN"
+from ..ports import LOCKDOWN_ACTOR, LOCKDOWN_STATE, KillSwitchState, is_lockdown
 
 _log = get_logger("tradeguard.feeds.lockdown")
 
@@ -39,15 +36,6 @@ class KillSwitchEngager(Protocol):
     def state(self) -> KillSwitchState:
         """Return the stored state (raises when unreadable)."""
         ...
-
-
-def is_lockdown(state: KillSwitchState) -> bool:
-    """Return True when ``state`` is an active kill switch set by the feed's lockdown."""
-    return (
-        state.active
-        and state.actor == LOCKDOWN_ACTOR
-        and state.code == ErrorCode.SSE_RECONNECT_EXHAUSTED
-    )
 
 
 class LockdownController:

@@ -9,35 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import SourceUnavailableError
 from ..policy import RiskAssessment
+from ..ports import PortfolioProvider, PortfolioSnapshot
 from ..settings import Settings
 
 _HUNDRED = Decimal(100)
 _ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class PortfolioSnapshot:
-    """The portfolio as the executor and the exchange report it, in the quote currency."""
-
-    equity: Decimal
-    peak_equity: Decimal
-    realised_pnl_today: Decimal
-    unrealised_pnl: Decimal
-    gross_exposure: Decimal
-    open_orders: int
-
-
-class PortfolioProvider(Protocol):
-    """Where the governor reads the portfolio from (the position book, the exchange)."""
-
-    def snapshot(self) -> PortfolioSnapshot:
-        """Return the portfolio now."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,11 @@ def test_a_signal_with_any_broken_field_is_refused_and_never_trades(
     orders = count_rows(container, "order_audit")
     body = {**signal_body(), **extra, field: data.draw(_REQUIRED_BREAKERS[field])}
     if passphrase_mode:
-        response = client.post("/v1/signals", json={**body, "passphrase": PASSPHRASE})
+        # json.dumps (not httpx's strict encoder) so NaN/Infinity junk reaches the server too.
+        raw = json.dumps({**body, "passphrase": PASSPHRASE}).encode()
+        response = client.post(
+            "/v1/signals", content=raw, headers={"Content-Type": "application/json"}
+        )
     else:
         raw = json.dumps(body).encode()
         response = client.post("/v1/signals", content=raw, headers=signed_headers(raw))
