@@ -21,7 +21,34 @@ from .policy import (
 )
 
 if TYPE_CHECKING:
+    from .bootstrap import Container, build_container
+    from .gate import Gate, SignalDispatcher
     from .ports import AuditStore
+    from .settings import Settings, load_settings
+    from .signals import Signal
+    from .sources.builder import PolicyContextBuilder
+
+# Heavier parts of the library API load on first use, so `import tradeguard` stays light.
+_LAZY = {
+    "Container": "tradeguard.bootstrap",
+    "build_container": "tradeguard.bootstrap",
+    "Gate": "tradeguard.gate",
+    "SignalDispatcher": "tradeguard.gate",
+    "Settings": "tradeguard.settings",
+    "load_settings": "tradeguard.settings",
+    "Signal": "tradeguard.signals",
+    "PolicyContextBuilder": "tradeguard.sources.builder",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tradeguard' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __version__ = "0.1.0"
 
@@ -36,13 +63,21 @@ def open_audit_store(url: str) -> AuditStore:
 
 __all__ = [
     "EVALUATION_PRECEDENCE",
+    "Container",
     "Decision",
     "ErrorCode",
+    "Gate",
     "PolicyContext",
+    "PolicyContextBuilder",
     "PolicyDecision",
     "PolicyDecisionRecord",
     "PolicyReasonCode",
+    "Settings",
+    "Signal",
+    "SignalDispatcher",
     "TradePermissionPolicy",
     "__version__",
+    "build_container",
+    "load_settings",
     "open_audit_store",
 ]
