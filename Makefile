@@ -28,7 +28,7 @@ test: check
 
 # Soak tests; pytest exits 5 when no test is marked slow, which is not a failure here.
 test-slow: $(STAMP)
-	$(BIN)/pytest -m slow tests || [ $$? -eq 5 ]
+	$(BIN)/pytest -n 2 -m slow tests || [ $$? -eq 5 ]
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
