@@ -49,12 +49,19 @@ def verify_links(
     anchored: bool = True,
 ) -> VerifyReport:
     """Re-compute each chain and compare it with checkpointed heads."""
+    results = []
+    for table, links in sources:
+        wanted = {h.seq: h.row_hash for h in expected if h.table is table}
+        results.append(verify_chain(table, links, anchored=anchored, wanted=wanted))
+    return report(results, expected)
+
+
+def report(results: Iterable[ChainResult], expected: Sequence[ChainHead] = ()) -> VerifyReport:
+    """Turn each chain's result into one report, adding checkpoint breaks (AUD-005)."""
     rows = 0
     heads: list[ChainHead] = []
     breaks: list[ChainBreak] = []
-    for table, links in sources:
-        wanted = {h.seq: h.row_hash for h in expected if h.table is table}
-        result = verify_chain(table, links, anchored=anchored, wanted=wanted)
+    for result in results:
         rows += result.rows_checked
         if result.head is not None:
             heads.append(result.head)
@@ -176,4 +183,4 @@ class ChainStoreBase:
         return DurableKillSwitchStore(self._submit, self._cache)
 
 
-__all__ = ["ChainStoreBase", "RawRow", "compare_checkpoint", "verify_links"]
+__all__ = ["ChainStoreBase", "RawRow", "compare_checkpoint", "report", "verify_links"]

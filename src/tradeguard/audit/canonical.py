@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import json.encoder
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -38,19 +39,47 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _stdlib_dumps(value: object) -> str:
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_default,
+    )
+
+
+def _make_encoder() -> Callable[[object], str]:
+    # The C encoder ``json.dumps`` builds on every call, built once: the same function with
+    # the same arguments, so the bytes are identical. ``markers=None`` because a shared
+    # markers dict would be unsafe across threads (a cycle then ends in RecursionError).
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return _stdlib_dumps
+    encode = make(
+        None, _default, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+
+    def dumps(value: object) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_dumps: Final = _make_encoder()
+
+
 def canonical_json(value: object) -> str:
-    """Return the canonical JSON text of ``value``; raise ``InvalidInputError`` if impossible."""
+    """Return the canonical JSON text of ``value``; raise ``InvalidInputError`` if impossible.
+
+    The text is byte for byte ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)`` (with Decimals, timestamps and enums converted).
+    """
     try:
-        text = json.dumps(
-            value,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-            default=_default,
-        )
+        text = _dumps(value)
         text.encode("utf-8")
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError: ValueError
         raise InvalidInputError(
             ErrorCode.INPUT_INVALID_VALUE, f"record cannot be written as canonical JSON: {exc}"
         ) from exc

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import AuditTamperError, InvalidInputError
 from ..ports import ChainBreak, ChainHead
-from .canonical import GENESIS_HASH, row_hash, seq_template
+from .canonical import GENESIS_HASH, seq_template
 from .records import TABLE_OF, AuditRecord, AuditTable
 
 TABLES: tuple[AuditTable, ...] = tuple(AuditTable)
@@ -52,17 +53,37 @@ def prepare(record: AuditRecord) -> PreparedRow:
     return PreparedRow(table, head, tail)
 
 
-def link(rows: Iterable[PreparedRow], heads: dict[AuditTable, tuple[int, str]]) -> list[LinkedRow]:
-    """Chain ``rows`` onto ``heads`` (seq, row_hash per table), updating ``heads`` in place."""
-    out: list[LinkedRow] = []
+# (seq, prev_hash, row_hash, canonical_json): one row as the stores insert it.
+LinkValues = tuple[int, str, str, str]
+
+
+def link_values(
+    rows: Iterable[PreparedRow], heads: dict[AuditTable, tuple[int, str]]
+) -> list[LinkValues]:
+    """Chain ``rows`` onto ``heads`` (seq, row_hash per table), updating ``heads`` in place.
+
+    The writer runs this under its lock, so it does only the seq splice and the sha256.
+    """
+    out: list[LinkValues] = []
+    append = out.append
+    sha = hashlib.sha256
+    genesis = (0, GENESIS_HASH)
     for row in rows:
-        seq, prev = heads.get(row.table, (0, GENESIS_HASH))
+        table = row.table
+        seq, prev = heads.get(table, genesis)
         seq += 1
         canonical = f"{row.head}{seq}{row.tail}"
-        digest = row_hash(prev, canonical)
-        heads[row.table] = (seq, digest)
-        out.append(LinkedRow(row.table, seq, prev, digest, canonical))
+        digest = sha(f"{prev}{canonical}".encode()).hexdigest()
+        heads[table] = (seq, digest)
+        append((seq, prev, digest, canonical))
     return out
+
+
+def link(rows: Iterable[PreparedRow], heads: dict[AuditTable, tuple[int, str]]) -> list[LinkedRow]:
+    """Chain ``rows`` onto ``heads`` (seq, row_hash per table), updating ``heads`` in place."""
+    rows = list(rows)
+    values = link_values(rows, heads)
+    return [LinkedRow(row.table, *value) for row, value in zip(rows, values, strict=True)]
 
 
 def canonical_seq_matches(canonical: str, seq: int) -> bool:
@@ -95,12 +116,59 @@ def _problem(seq: int, exp_seq: int, prev: str, exp_prev: str, stored: str, comp
     return "the seq inside the canonical JSON differs from the seq column"
 
 
+def _body(canonical: str | bytes) -> bytes:
+    return (
+        canonical if type(canonical) is bytes else str(canonical).encode("utf-8", "surrogateescape")
+    )
+
+
+def _check(link: StoredLink, exp_seq: int, exp_prev: str) -> str | None:
+    """Return what is wrong with one stored row, or None when it is intact."""
+    seq, prev, stored, canonical, seq_known = link
+    body = _body(canonical)
+    computed = hashlib.sha256(prev.encode("ascii", "replace") + body).hexdigest()
+    seq_ok = (b'"seq":%d' % seq in body) if seq_known is None else seq_known
+    if seq == exp_seq and prev == exp_prev and computed == stored and seq_ok:
+        return None
+    return _problem(seq, exp_seq, prev, exp_prev, stored, computed)
+
+
+def _intact_prefix(
+    links: Iterator[StoredLink], exp_seq: int, exp_prev: str, want: Mapping[int, str]
+) -> tuple[int, StoredLink | None, dict[int, str], tuple[int, str]]:
+    """Hash rows while they are intact (the hot loop of ``verify``).
+
+    Returns the number of intact rows, the first row that is not (None at the end), the
+    wanted hashes seen and the last intact (seq, row_hash).
+    """
+    sha = hashlib.sha256
+    found: dict[int, str] = {}
+    count = 0
+    for link in links:
+        seq, prev, stored, canonical, seq_known = link
+        body = canonical if type(canonical) is bytes else _body(canonical)
+        if (
+            seq != exp_seq
+            or prev != exp_prev
+            or sha(prev.encode("ascii", "replace") + body).hexdigest() != stored
+            or not ((b'"seq":%d' % seq in body) if seq_known is None else seq_known)
+        ):
+            return count, link, found, (exp_seq - 1, exp_prev)
+        if seq in want:
+            found[seq] = stored
+        count += 1
+        exp_seq = seq + 1
+        exp_prev = stored
+    return count, None, found, (exp_seq - 1, exp_prev)
+
+
 def verify_chain(
     table: AuditTable,
     links: Iterable[StoredLink],
     *,
     anchored: bool = True,
     wanted: Mapping[int, str] | None = None,
+    anchor: tuple[int, str] | None = None,
 ) -> ChainResult:
     """Re-compute one chain from ``links`` in seq order and report its first break.
 
@@ -110,32 +178,30 @@ def verify_chain(
         anchored: True when the first row must be seq 1 with the genesis prev_hash; False for
             an export that starts mid-chain (its first prev_hash is taken as given).
         wanted: Seqs whose stored row_hash should be collected (checkpoint comparison).
+        anchor: The (seq, prev_hash) the first row must have: verifying one range of a chain
+            whose previous row someone else checks. Overrides ``anchored``.
     """
     result = ChainResult(table)
     want = wanted or {}
-    sha = hashlib.sha256
-    exp_seq, exp_prev = (1, GENESIS_HASH) if anchored else (-1, "")
-    count = 0
-    seq, stored = 0, GENESIS_HASH
-    for seq, prev, stored, canonical, seq_known in links:
-        count += 1
-        if exp_seq == -1:  # an export's first row: its prev_hash is the anchor (genesis at 1)
-            exp_seq, exp_prev = seq, (GENESIS_HASH if seq == 1 else prev)
-        body = (
-            canonical
-            if isinstance(canonical, bytes)
-            else canonical.encode("utf-8", "surrogateescape")
-        )
-        computed = sha(prev.encode("ascii", "replace") + body).hexdigest()
-        seq_ok = (b'"seq":%d' % seq in body) if seq_known is None else seq_known
-        if result.first_break is None and not (
-            seq == exp_seq and prev == exp_prev and computed == stored and seq_ok
-        ):
-            message = _problem(seq, exp_seq, prev, exp_prev, stored, computed)
-            result.first_break = ChainBreak(table, seq, ErrorCode.AUD_004.value, message)
-        if seq in want:
-            result.hashes_at[seq] = stored
-        exp_seq, exp_prev = seq + 1, stored
+    rows = iter(links)
+    exp_seq, exp_prev = anchor or (1, GENESIS_HASH)
+    if (
+        not anchored and anchor is None
+    ):  # an export's first row: its prev_hash is the anchor (genesis at 1)
+        first = next(rows, None)
+        if first is None:
+            result.head = ChainHead(table, 0, GENESIS_HASH)
+            return result
+        exp_seq, exp_prev = first[0], (GENESIS_HASH if first[0] == 1 else first[1])
+        rows = itertools.chain((first,), rows)
+    count, bad, result.hashes_at, (seq, stored) = _intact_prefix(rows, exp_seq, exp_prev, want)
+    if bad is not None:
+        message = _check(bad, seq + 1, stored) or "the row could not be checked"
+        result.first_break = ChainBreak(table, bad[0], ErrorCode.AUD_004.value, message)
+        for seq, _prev, stored, _canonical, _known in itertools.chain((bad,), rows):
+            if seq in want:
+                result.hashes_at[seq] = stored
+            count += 1
     result.rows_checked = count
     result.head = ChainHead(table, seq, stored if count else GENESIS_HASH)
     return result
@@ -171,11 +237,13 @@ def stored_row(
 __all__ = [
     "TABLES",
     "ChainResult",
+    "LinkValues",
     "LinkedRow",
     "PreparedRow",
     "StoredLink",
     "canonical_seq_matches",
     "link",
+    "link_values",
     "prepare",
     "stored_row",
     "tamper_code",

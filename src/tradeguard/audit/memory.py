@@ -26,6 +26,7 @@ class MemoryAuditStore(ChainStoreBase):
         self._lock = threading.Lock()
         self._chains: dict[AuditTable, list[LinkedRow]] = {t: [] for t in TABLES}
         self._index: dict[AuditTable, list[dict[str, object]]] = {t: [] for t in TABLES}
+        self._signals: dict[str, int] = {}  # signal_id -> position of its first row
         self._control: dict[str, tuple[int, str]] = {}
         self._closed = False
         self._cache = ControlCache(self._read_control, watch=False, stale_after=None)
@@ -41,8 +42,13 @@ class MemoryAuditStore(ChainStoreBase):
             tables = {row.table for row in rows}
             heads = {t: (c[-1].seq, c[-1].row_hash) for t in tables if (c := self._chains[t])}
             for linked in link(rows, heads):
-                self._chains[linked.table].append(linked)
-                self._index[linked.table].append(_index_of(linked.canonical_json))
+                chain = self._chains[linked.table]
+                fields = _index_of(linked.canonical_json)
+                signal_id = fields.get("signal_id")
+                if linked.table is AuditTable.SIGNAL and isinstance(signal_id, str):
+                    self._signals.setdefault(signal_id, len(chain))
+                chain.append(linked)
+                self._index[linked.table].append(fields)
                 pending.seqs.append(linked.seq)
             if control is not None:
                 version = self._control.get(control.key, (0, ""))[0] + 1
@@ -89,12 +95,11 @@ class MemoryAuditStore(ChainStoreBase):
 
     def _find_signal_raw(self, signal_id: str) -> RawRow | None:
         with self._lock:
-            for row, fields in zip(
-                self._chains[AuditTable.SIGNAL], self._index[AuditTable.SIGNAL], strict=True
-            ):
-                if fields.get("signal_id") == signal_id:
-                    return row.seq, row.prev_hash, row.row_hash, row.canonical_json
-        return None
+            position = self._signals.get(signal_id)
+            if position is None:
+                return None
+            row = self._chains[AuditTable.SIGNAL][position]
+        return row.seq, row.prev_hash, row.row_hash, row.canonical_json
 
     def _head_raw(self, table: AuditTable) -> tuple[int, str] | None:
         with self._lock:

@@ -21,12 +21,13 @@ from ..errors import AuditUnavailableError, InvalidInputError, TradeGuardError
 from ..policy import format_utc
 from ..policy.clock import SystemClock
 from .base import ChainStoreBase, RawRow
-from .chain import StoredLink, link, tamper_error
+from .chain import LinkValues, StoredLink, link_values, tamper_error
 from .control import ControlCache
 from .migrate import migrate_postgres
 from .records import AuditTable
 from .writer import ControlWrite, GroupCommitWriter, Pending
 
+_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 _UPSERT_CONTROL = (
     "INSERT INTO control_state (key, value, version, updated_at) VALUES (%s, %s, 1, %s) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
@@ -83,6 +84,7 @@ class PostgresAuditStore(ChainStoreBase):
         self.channel = f"tradeguard_control_{self.schema}"[:63]
         self._keys = {t: lock_key(self.schema, t.value) for t in AuditTable}
         self._read_lock = threading.Lock()
+        self._heads: dict[AuditTable, tuple[int, str]] = {}
         self._writer = GroupCommitWriter(self._commit, name="tradeguard-audit-postgres")
         self._cache = ControlCache(self._read_control, self._wait_notify, interval=control_interval)
 
@@ -97,10 +99,13 @@ class PostgresAuditStore(ChainStoreBase):
                 self._write_conn = connect(self.url)
             conn = self._write_conn
             try:
-                with conn.pipeline():
-                    self._write_batch(conn, batch)
-                    conn.commit()
+                if not self._commit_fast(conn, batch):
+                    with conn.pipeline():
+                        heads = self._write_batch(conn, batch)
+                        conn.commit()
+                    self._heads.update(heads)
             except BaseException:
+                self._heads.clear()
                 if not conn.closed:
                     conn.rollback()
                 raise
@@ -110,14 +115,53 @@ class PostgresAuditStore(ChainStoreBase):
                 self._write_conn = None
             raise translate(exc, "append") from exc
 
-    def _write_batch(self, conn: psycopg.Connection[Any], batch: list[Pending]) -> None:
+    def _commit_fast(self, conn: psycopg.Connection[Any], batch: list[Pending]) -> bool:
+        # Rows for one chain whose head this process wrote last: lock, insert and commit in
+        # one round trip, without reading the head. If another process appended meanwhile,
+        # the seq we chose exists (primary key), the transaction fails as a whole and the
+        # batch goes the reading way; seqs are dense, so the chain stays linear either way.
+        rows = [row for pending in batch for row in pending.rows]
+        if not rows:
+            return False
+        table = rows[0].table
+        head = self._heads.get(table)
+        if head is None:
+            return False
+        for pending in batch:
+            if pending.control is not None:
+                return False
+        for row in rows:
+            if row.table is not table:
+                return False
+        heads = {table: head}
+        values = link_values(rows, heads)
+        try:
+            with conn.pipeline(), conn.cursor() as cur:
+                cur.execute(_LOCK, (self._keys[table],))
+                _insert(cur, table, values)
+                conn.commit()
+        except psycopg.errors.UniqueViolation:
+            conn.rollback()
+            del self._heads[table]
+            return False
+        seq = head[0]
+        for pending in batch:
+            count = len(pending.rows)
+            pending.seqs = list(range(seq + 1, seq + 1 + count))
+            seq += count
+        self._heads[table] = heads[table]
+        return True
+
+    def _write_batch(
+        self, conn: psycopg.Connection[Any], batch: list[Pending]
+    ) -> dict[AuditTable, tuple[int, str]]:
         tables = sorted({row.table for pending in batch for row in pending.rows})
         heads: dict[AuditTable, tuple[int, str]] = {}
         with conn.cursor() as cur:
             # Lock first (in sorted order: no deadlock), then read each head: pipelined, so
             # one round trip; each statement still gets its own READ COMMITTED snapshot.
             for table in tables:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._keys[table],))
+                cur.execute(_LOCK, (self._keys[table],))
             readers = []
             for table in tables:
                 reader = conn.cursor()
@@ -127,24 +171,23 @@ class PostgresAuditStore(ChainStoreBase):
                 head = reader.fetchone()
                 if head is not None:
                     heads[table] = (int(head[0]), head[1])
-            by_table: dict[AuditTable, list[tuple[int, str, str, str]]] = {t: [] for t in tables}
+            by_table: dict[AuditTable, list[LinkValues]] = {t: [] for t in tables}
             for pending in batch:
-                linked = link(pending.rows, heads)
-                pending.seqs = [row.seq for row in linked]
-                for row in linked:
-                    by_table[row.table].append(
-                        (row.seq, row.prev_hash, row.row_hash, row.canonical_json)
-                    )
+                values = link_values(pending.rows, heads)
+                pending.seqs = [value[0] for value in values]
+                for row, value in zip(pending.rows, values, strict=True):
+                    by_table[row.table].append(value)
             for table, values in by_table.items():
                 _insert(cur, table, values)
             now = format_utc(self._clock.now())
             for pending in batch:
                 if pending.control is not None:
-                    key, value = pending.control.key, pending.control.value
-                    cur.execute(_UPSERT_CONTROL, (key, value, now))
+                    key, state = pending.control.key, pending.control.value
+                    cur.execute(_UPSERT_CONTROL, (key, state, now))
                     version = cur.fetchone()
                     pending.version = int(version[0]) if version else None
                     cur.execute("SELECT pg_notify(%s, %s)", (self.channel, key))
+        return heads
 
     # -- control state ----------------------------------------------------------------------
 
@@ -265,19 +308,26 @@ class PostgresAuditStore(ChainStoreBase):
                 conn.close()
 
 
-def _insert(cur: Any, table: AuditTable, values: list[tuple[int, str, str, str]]) -> None:
-    if not values:
-        return
-    chunk = 1000
-    for start in range(0, len(values), chunk):
-        part = values[start : start + chunk]
-        placeholders = ",".join(["(%s,%s,%s,%s)"] * len(part))
-        flat = [item for row in part for item in row]
-        cur.execute(
-            f"INSERT INTO {table.value} (seq, prev_hash, row_hash, canonical_json) "
-            f"VALUES {placeholders}",
-            flat,
+_SQL: dict[tuple[AuditTable, int], str] = {}
+# psycopg caches its query conversion (and then prepares the statement on the server) only
+# for statements with at most 50 parameters: 12 rows of 4 stay under that.
+_CHUNK = 12
+
+
+def _insert_sql(table: AuditTable, count: int) -> str:
+    sql = _SQL.get((table, count))
+    if sql is None:
+        sql = _SQL[(table, count)] = (
+            f"INSERT INTO {table.value} (seq, prev_hash, row_hash, canonical_json) VALUES "
+            + ",".join(["(%s,%s,%s,%s)"] * count)
         )
+    return sql
+
+
+def _insert(cur: Any, table: AuditTable, values: list[LinkValues]) -> None:
+    for start in range(0, len(values), _CHUNK):
+        part = values[start : start + _CHUNK]
+        cur.execute(_insert_sql(table, len(part)), [item for row in part for item in row])
 
 
 __all__ = ["PostgresAuditStore", "connect", "lock_key", "translate"]

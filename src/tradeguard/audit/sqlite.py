@@ -9,24 +9,41 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import AuditUnavailableError, InvalidInputError, TradeGuardError
+from ..logging import get_logger
 from ..policy import format_utc
 from ..policy.clock import SystemClock
-from .base import ChainStoreBase, RawRow
+from ..ports import ChainHead, VerifyReport
+from .base import ChainStoreBase, RawRow, report
 from .canonical import GENESIS_HASH
-from .chain import StoredLink, link, tamper_error
+from .chain import (
+    TABLES,
+    ChainResult,
+    LinkValues,
+    StoredLink,
+    link_values,
+    tamper_error,
+    verify_chain,
+)
 from .control import ControlCache
 from .migrate import migrate_sqlite
+from .parallel import ROWS_PER_WORKER, verify_tables
 from .records import AuditTable
 from .writer import ControlWrite, GroupCommitWriter, Pending
 
+_log = get_logger(__name__)
 BUSY_TIMEOUT_S = 30.0
+# Raw bytes: hashing needs no decode, and a byte that is not UTF-8 is a break, not a crash.
+_LINKS_SQL = (
+    "SELECT seq, prev_hash, row_hash, CAST(canonical_json AS BLOB), NULL FROM {table} ORDER BY seq"
+)
+WRITER_CACHE_KIB = 32_768
 _CHUNK = 2000
 _UPSERT_CONTROL = (
     "INSERT INTO control_state (key, value, version, updated_at) VALUES (?, ?, 1, ?) "
@@ -55,27 +72,40 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open ``path`` with WAL, ``synchronous=FULL`` and a busy timeout."""
+def connect(path: str, *, cache_kib: int | None = None) -> sqlite3.Connection:
+    """Open ``path`` with WAL, ``synchronous=FULL`` and a busy timeout.
+
+    ``cache_kib`` sets the page cache (the writer's is larger than SQLite's 2 MiB default: a
+    long chain's index pages stay cached although appends touch them at random).
+    """
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    if cache_kib is not None:
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     return conn
 
 
 class SqliteAuditStore(ChainStoreBase):
     """``AuditStore`` on a SQLite file; see the module docstring."""
 
-    def __init__(self, url: str, *, control_interval: float = 0.02) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        control_interval: float = 0.02,
+        rows_per_worker: int = ROWS_PER_WORKER,
+    ) -> None:
         self.url = url
+        self.rows_per_worker = rows_per_worker
         self._path = sqlite_path(url)
         self._clock = SystemClock()
         try:
             if self._path != ":memory:":
                 Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            self._write_conn = connect(self._path)
+            self._write_conn = connect(self._path, cache_kib=WRITER_CACHE_KIB)
             migrate_sqlite(self._write_conn)
             self._read_conn = connect(self._path)
             self._watch_conn = connect(self._path)
@@ -116,29 +146,33 @@ class SqliteAuditStore(ChainStoreBase):
         # multi-row INSERT is its own durable transaction. If another process appended in the
         # meantime, the seq we chose already exists, the INSERT fails as a whole and the batch
         # goes the locked way (BEGIN IMMEDIATE, re-read the head), so the chain stays linear.
-        tables = {row.table for pending in batch for row in pending.rows}
-        if len(tables) != 1 or any(pending.control is not None for pending in batch):
-            return False
-        table = tables.pop()
-        head = self._heads.get(table)
         rows = [row for pending in batch for row in pending.rows]
-        if head is None or len(rows) > _CHUNK:
+        if not rows or len(rows) > _CHUNK:
             return False
+        table = rows[0].table
+        head = self._heads.get(table)
+        if head is None:
+            return False
+        for pending in batch:
+            if pending.control is not None:
+                return False
+        for row in rows:
+            if row.table is not table:
+                return False
         heads = {table: head}
-        linked = link(rows, heads)
+        values = link_values(rows, heads)
         try:
-            _insert(
-                conn, table, [(r.seq, r.prev_hash, r.row_hash, r.canonical_json) for r in linked]
-            )
+            _insert(conn, table, values)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
                 raise
             del self._heads[table]
             return False
-        position = 0
+        seq = head[0]
         for pending in batch:
-            pending.seqs = [r.seq for r in linked[position : position + len(pending.rows)]]
-            position += len(pending.rows)
+            count = len(pending.rows)
+            pending.seqs = list(range(seq + 1, seq + 1 + count))
+            seq += count
         self._heads[table] = heads[table]
         return True
 
@@ -152,21 +186,19 @@ class SqliteAuditStore(ChainStoreBase):
                 f"SELECT seq, row_hash FROM {table.value} ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             heads[table] = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
-        by_table: dict[AuditTable, list[tuple[int, str, str, str]]] = {t: [] for t in tables}
+        by_table: dict[AuditTable, list[LinkValues]] = {t: [] for t in tables}
         for pending in batch:
-            linked = link(pending.rows, heads)
-            pending.seqs = [row.seq for row in linked]
-            for row in linked:
-                by_table[row.table].append(
-                    (row.seq, row.prev_hash, row.row_hash, row.canonical_json)
-                )
+            values = link_values(pending.rows, heads)
+            pending.seqs = [value[0] for value in values]
+            for row, value in zip(pending.rows, values, strict=True):
+                by_table[row.table].append(value)
         for table, values in by_table.items():
             _insert(conn, table, values)
         now = format_utc(self._clock.now())
         for pending in batch:
             if pending.control is not None:
-                key, value = pending.control.key, pending.control.value
-                pending.version = conn.execute(_UPSERT_CONTROL, (key, value, now)).fetchone()[0]
+                key, state = pending.control.key, pending.control.value
+                pending.version = conn.execute(_UPSERT_CONTROL, (key, state, now)).fetchone()[0]
         return heads
 
     # -- reading ----------------------------------------------------------------------------
@@ -199,12 +231,49 @@ class SqliteAuditStore(ChainStoreBase):
                 conn.close()
 
     def _links(self, table: AuditTable) -> Iterator[StoredLink]:
-        # Raw bytes: hashing needs no decode, and a byte that is not UTF-8 is a break, not a crash.
-        sql = (
-            "SELECT seq, prev_hash, row_hash, CAST(canonical_json AS BLOB), NULL "
-            f"FROM {table.value} ORDER BY seq"
-        )
-        return self._stream(sql)
+        return self._stream(_LINKS_SQL.format(table=table.value))
+
+    def verify(self, expected: Sequence[ChainHead] = ()) -> VerifyReport:
+        """Re-compute every chain from its genesis; compare with checkpointed heads if given.
+
+        Chains of more than ``parallel.ROWS_PER_WORKER`` rows are split into seq ranges
+        verified by worker processes (see ``tradeguard.audit.parallel``).
+        """
+        wanted = {t: {h.seq: h.row_hash for h in expected if h.table is t} for t in TABLES}
+        conn = None
+        try:
+            parts = self._verify_parallel(wanted)
+            conn = connect(self._path)
+            results = [
+                parts[table]
+                if table in parts
+                else verify_chain(
+                    table, conn.execute(_LINKS_SQL.format(table=table.value)), wanted=wanted[table]
+                )
+                for table in TABLES
+            ]
+        except sqlite3.Error as exc:
+            raise translate(exc, "verify") from exc
+        finally:
+            if conn is not None:
+                conn.close()
+        return report(results, expected)
+
+    def _verify_parallel(
+        self, wanted: dict[AuditTable, dict[int, str]]
+    ) -> dict[AuditTable, ChainResult]:
+        if self._path == ":memory:":
+            return {}
+        last = {t: head[0] for t in TABLES if (head := self._head_raw(t)) is not None}
+        try:
+            return (
+                verify_tables(self._path, last, wanted, rows_per_worker=self.rows_per_worker) or {}
+            )
+        except OSError as exc:  # no worker processes: verify in this one, only slower
+            _log.warning(
+                "audit_verify_single_process", code=ErrorCode.AUD_006.value, error=str(exc)
+            )
+            return {}
 
     def _select(
         self,
@@ -269,18 +338,25 @@ class SqliteAuditStore(ChainStoreBase):
             conn.close()
 
 
-def _insert(
-    conn: sqlite3.Connection, table: AuditTable, values: list[tuple[int, str, str, str]]
-) -> None:
+_SQL: dict[tuple[AuditTable, int], str] = {}
+
+
+def _insert_sql(table: AuditTable, count: int) -> str:
+    sql = _SQL.get((table, count))
+    if sql is None:
+        sql = _SQL[(table, count)] = (
+            f"INSERT INTO {table.value} (seq, prev_hash, row_hash, canonical_json) VALUES "
+            + ",".join(["(?,?,?,?)"] * count)
+        )
+    return sql
+
+
+def _insert(conn: sqlite3.Connection, table: AuditTable, values: list[LinkValues]) -> None:
     # One multi-row INSERT per chunk: each statement step releases and re-takes the GIL, so
     # fewer steps keep the writer from queueing behind the appending threads.
     for start in range(0, len(values), _CHUNK):
         part = values[start : start + _CHUNK]
-        conn.execute(
-            f"INSERT INTO {table.value} (seq, prev_hash, row_hash, canonical_json) VALUES "
-            + ",".join(["(?,?,?,?)"] * len(part)),
-            [item for row in part for item in row],
-        )
+        conn.execute(_insert_sql(table, len(part)), [item for row in part for item in row])
 
 
 __all__ = ["SqliteAuditStore", "connect", "sqlite_path", "translate"]

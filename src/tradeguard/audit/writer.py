@@ -7,6 +7,7 @@ transaction, so throughput grows with concurrency while durability is never weak
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -31,7 +32,7 @@ class ControlWrite:
 class Pending:
     """One caller's request: rows (and maybe a control write) waiting for their commit."""
 
-    __slots__ = ("control", "done", "error", "rows", "seqs", "version")
+    __slots__ = ("control", "done", "error", "next", "rows", "seqs", "version")
 
     def __init__(self, rows: list[PreparedRow], control: ControlWrite | None) -> None:
         self.rows = rows
@@ -39,8 +40,24 @@ class Pending:
         self.seqs: list[int] = []
         self.version: int | None = None
         self.error: TradeGuardError | None = None
+        self.next: Pending | None = None
         self.done = threading.Lock()
         self.done.acquire()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the commit is over, then wake the next caller of the same batch.
+
+        The writer wakes only the first caller of a batch and each wakes the next: waking
+        them all at once would have them fight over the GIL, costing more than it saves.
+        A caller that gives up (a commit stuck for ``timeout``) breaks the chain: the callers
+        after it then time out too, refused with AUD-006 like it (fail closed).
+        """
+        if not self.done.acquire(timeout=timeout):
+            return False
+        following = self.next
+        if following is not None:
+            following.done.release()
+        return True
 
 
 CommitBatch = Callable[[list[Pending]], None]
@@ -62,6 +79,7 @@ class GroupCommitWriter:
         self._cond = threading.Condition(threading.Lock())
         self._closed = False
         self._idle = False
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -69,20 +87,36 @@ class GroupCommitWriter:
         self, rows: list[PreparedRow], control: ControlWrite | None = None, timeout: float = 30.0
     ) -> Pending:
         """Enqueue ``rows`` and wait until they are durable; return the completed request."""
+        if self._closed:
+            raise AuditUnavailableError(ErrorCode.AUD_006, "the audit store is closed")
         pending = Pending(rows, control)
-        with self._cond:
-            if self._closed:
-                raise AuditUnavailableError(ErrorCode.AUD_006, "the audit store is closed")
-            self._queue.append(pending)
-            if self._idle:  # wake the writer only when it sleeps; a busy one drains the queue
-                self._cond.notify()
-        if not pending.done.acquire(timeout=timeout):
+        # deque.append is atomic: no lock on the hot path. The writer publishes ``_idle``
+        # before it re-checks the queue, and we read it after appending, so one of us sees
+        # the other and no request can sleep in the queue.
+        self._queue.append(pending)
+        if self._idle or self._closed:
+            self._wake()
+        if not pending.wait(timeout):
             raise AuditUnavailableError(
                 ErrorCode.AUD_006, f"the audit write did not complete within {timeout} s"
             )
         if pending.error is not None:
             raise pending.error
         return pending
+
+    def _wake(self) -> None:
+        with self._cond:
+            if self._stopped:  # closed while we enqueued: nobody will commit these
+                self._fail_queued()
+            else:
+                self._cond.notify()
+
+    def _fail_queued(self) -> None:
+        error = AuditUnavailableError(ErrorCode.AUD_006, "the audit store is closed")
+        while self._queue:
+            pending = self._queue.popleft()
+            pending.error = error
+            pending.done.release()
 
     @property
     def alive(self) -> bool:
@@ -98,28 +132,32 @@ class GroupCommitWriter:
             self._thread.join(timeout)
 
     def _take(self) -> list[Pending] | None:
-        with self._cond:
-            while not self._queue:
-                if self._closed:
-                    return None
+        queue = self._queue
+        if not queue:
+            with self._cond:
                 self._idle = True
-                self._cond.wait()
+                while not queue:
+                    if self._closed:
+                        self._stopped = True
+                        return None
+                    self._cond.wait()
                 self._idle = False
-            batch = [self._queue.popleft()]
-            count = len(batch[0].rows)
-            while self._queue and count + len(self._queue[0].rows) <= self._max_rows:
-                item = self._queue.popleft()
-                count += len(item.rows)
-                batch.append(item)
-            return batch
+        batch = [queue.popleft()]
+        count = len(batch[0].rows)
+        while queue and count + len(queue[0].rows) <= self._max_rows:
+            item = queue.popleft()
+            count += len(item.rows)
+            batch.append(item)
+        return batch
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
             try:
                 self._commit_or_split(batch)
             finally:
-                for pending in batch:
-                    pending.done.release()
+                for before, after in itertools.pairwise(batch):
+                    before.next = after
+                batch[0].done.release()
 
     def _commit_or_split(self, batch: list[Pending]) -> None:
         try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.audit_factories import BASE, new_id, operator_action, order, signal
+from tradeguard.audit.canonical import canonical_json
 from tradeguard.audit.chain import canonical_seq_matches, link, prepare, verify_chain
 from tradeguard.audit.records import TABLE_OF, AuditRecord
 from tradeguard.codes import PolicyReasonCode
@@ -109,3 +111,38 @@ def test_confidence_is_stored_as_the_decimal_string(confidence: Decimal) -> None
     )
     head, tail = prepare(record).head, prepare(record).tail
     assert f'"ai_confidence":"{confidence}"' in head + "1" + tail
+
+
+# Every character class the canonical form must handle: ASCII, control characters (escaped as
+# \u00XX), quotes and backslashes, non-ASCII BMP characters, astral characters, U+2028/9.
+any_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from('"\\\x00\x1f\u2028'),
+    max_size=16,
+)
+wide_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(any_text, wide_json, max_size=6))
+def test_the_cached_encoder_writes_exactly_the_documented_stdlib_canonical_form(row: dict) -> None:
+    documented = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(row) == documented
+
+
+@settings(max_examples=100, deadline=None)
+@given(records)
+def test_the_canonical_json_of_any_record_is_the_documented_stdlib_form(
+    items: list[AuditRecord],
+) -> None:
+    for record in items:
+        row = record.to_row()
+        documented = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert canonical_json(row) == documented

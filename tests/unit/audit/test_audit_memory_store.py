@@ -80,3 +80,11 @@ def test_a_closed_store_refuses_appends_with_aud_006() -> None:
 def test_an_unknown_url_scheme_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         open_audit_store("mysql://nope")
+
+
+def test_find_signal_looks_signals_up_by_id_among_many() -> None:
+    store = open_audit_store("memory://")
+    store.record_many([signal(f"s-{i}", i) for i in range(2000)])
+    store.record_signal(signal("s-1500", 5000))
+    found = store.find_signal("s-1500")
+    assert found is not None and found["seq"] == 1501
