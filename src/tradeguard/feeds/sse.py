@@ -252,10 +252,11 @@ class EventFeedClient:
         return live
 
     def _succeeded(self) -> None:
+        failures, self.consecutive_failures = self.consecutive_failures, 0
+        # Count reset before ``connected`` flips, so no reader sees connected with old failures.
         self.connected = True
-        if self.consecutive_failures:
-            _log.info("event_feed_reconnected", failures=self.consecutive_failures, url=self.url)
-        self.consecutive_failures = 0
+        if failures:
+            _log.info("event_feed_reconnected", failures=failures, url=self.url)
         if self._on_attempt is not None:
             self._on_attempt(True, "connected")
 

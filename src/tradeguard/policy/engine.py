@@ -9,7 +9,6 @@ the latch, which keeps it well under a microsecond on the hot path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from itertools import product
 from typing import Final
 
@@ -105,7 +104,14 @@ class TradePermissionPolicy:
     ``latch_reset_window_seconds``.
     """
 
-    __slots__ = ("_clock", "_store", "_window", "last_persistence_error")
+    __slots__ = (
+        "_clock",
+        "_store",
+        "_window",
+        "_window_latch",
+        "_window_started",
+        "last_persistence_error",
+    )
 
     def __init__(
         self,
@@ -122,7 +128,12 @@ class TradePermissionPolicy:
             )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._store: LatchStore = latch_store if latch_store is not None else InMemoryLatchStore()
-        self._window = timedelta(seconds=latch_reset_window_seconds)
+        self._window = float(latch_reset_window_seconds)
+        # The re-validation window is a duration this process observes, on the monotonic
+        # clock, for one latch (identified by when it was set). It is not persisted: a restart
+        # restarts the window, which only ever keeps the latch longer.
+        self._window_started: float | None = None
+        self._window_latch: object = None
         self.last_persistence_error: Exception | None = None
 
     def evaluate(self, context: PolicyContext) -> PolicyDecision:
@@ -182,6 +193,7 @@ class TradePermissionPolicy:
         )
         if record_action is not None:
             record_action(record)
+        self._window_started = None
         self._store.save(
             LatchState(phase=transition(previous.phase, LatchEvent.RESET))
             if previous.is_latched
@@ -200,6 +212,7 @@ class TradePermissionPolicy:
         return True
 
     def _latch(self, state: LatchState, fresh: PolicyDecision, key: int) -> PolicyDecision:
+        self._window_started = None
         self._save(
             LatchState(
                 phase=transition(state.phase, LatchEvent.HALT),
@@ -211,40 +224,22 @@ class TradePermissionPolicy:
         return _FRESH_LATCHED[key]
 
     def _while_latched(self, state: LatchState, fresh: PolicyDecision, key: int) -> PolicyDecision:
-        if fresh.decision is Decision.HALT:
-            if state.phase is LatchPhase.REVALIDATING:
-                self._save(self._restarted(state, LatchEvent.HALT))
-            return _FRESH_LATCHED[key]
-        gate = state.gate if state.gate is not None else GateName.KILL_SWITCH
         if fresh.decision is not Decision.ALLOW:
-            if state.phase is LatchPhase.REVALIDATING:
-                self._save(self._restarted(state, LatchEvent.FAIL))
-            return _HELD[gate]
-        now = self._clock.now()
-        started = state.window_started_at
-        if state.phase is LatchPhase.LATCHED or started is None or now < started:
-            state = LatchState(
-                phase=transition(LatchPhase.LATCHED, LatchEvent.PASS),
-                gate=state.gate,
-                reason_code=state.reason_code,
-                latched_at=state.latched_at,
-                window_started_at=now,
-            )
+            self._window_started = None  # any failing evaluation restarts the window
+            if fresh.decision is Decision.HALT:
+                return _FRESH_LATCHED[key]
+            return _HELD[state.gate if state.gate is not None else GateName.KILL_SWITCH]
+        gate = state.gate if state.gate is not None else GateName.KILL_SWITCH
+        now = self._clock.monotonic()
+        started = self._window_started
+        if started is None or self._window_latch != state.latched_at:
+            # First all-pass evaluation after the last failure (of this latch): start here.
+            self._window_started, self._window_latch = now, state.latched_at
             started = now
-            if now - started < self._window:
-                self._save(state)
-                return _HELD[gate]
-        if now - started >= self._window and self._save(
-            LatchState(phase=transition(state.phase, LatchEvent.WINDOW_ELAPSED))
-        ):
+        if now - started < self._window:
+            return _HELD[gate]
+        phase = transition(transition(state.phase, LatchEvent.PASS), LatchEvent.WINDOW_ELAPSED)
+        if phase is LatchPhase.UNLATCHED and self._save(UNLATCHED):
+            self._window_started = None
             return fresh
         return _HELD[gate]
-
-    @staticmethod
-    def _restarted(state: LatchState, event: LatchEvent) -> LatchState:
-        return LatchState(
-            phase=transition(state.phase, event),
-            gate=state.gate,
-            reason_code=state.reason_code,
-            latched_at=state.latched_at,
-        )

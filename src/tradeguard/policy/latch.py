@@ -10,6 +10,10 @@ REVALIDATING   LATCHED  LATCHED           REVALIDATING         UNLATCHED        
 HALT has exactly two exits: an operator RESET, or a full re-validation window of
 all-pass evaluations (WINDOW_ELAPSED). A failing evaluation during the window sends the
 latch back to LATCHED, which restarts the window at the next all-pass evaluation.
+
+Only LATCHED and UNLATCHED are persisted. REVALIDATING is a duration the evaluating process
+observes on its monotonic clock; after a restart the window starts again, which can only keep
+a latch longer, never shorter.
 """
 
 from __future__ import annotations
@@ -63,19 +67,35 @@ def transition(phase: LatchPhase, event: LatchEvent) -> LatchPhase:
     return TRANSITIONS.get((phase, event), LatchPhase.LATCHED)
 
 
-@dataclass(frozen=True, slots=True)
-class LatchState:
-    """The persisted latch: which gate set it, why, when, and the re-validation window start."""
+_set = object.__setattr__
 
-    phase: LatchPhase = LatchPhase.UNLATCHED
-    gate: GateName | None = None
-    reason_code: PolicyReasonCode | None = None
-    latched_at: datetime | None = None
-    window_started_at: datetime | None = None
+
+@dataclass(frozen=True, slots=True, init=False)
+class LatchState:
+    """The persisted latch: which gate set it, why and when."""
+
+    phase: LatchPhase
+    gate: GateName | None
+    reason_code: PolicyReasonCode | None
+    latched_at: datetime | None
+
+    # Hand-written: the latch changes on the evaluation hot path while trading is halted, and
+    # the generated frozen __init__ costs about twice as much.
+    def __init__(
+        self,
+        phase: LatchPhase = LatchPhase.UNLATCHED,
+        gate: GateName | None = None,
+        reason_code: PolicyReasonCode | None = None,
+        latched_at: datetime | None = None,
+    ) -> None:
+        _set(self, "phase", phase)
+        _set(self, "gate", gate)
+        _set(self, "reason_code", reason_code)
+        _set(self, "latched_at", latched_at)
 
     @property
     def is_latched(self) -> bool:
-        """True while the latch holds (LATCHED or REVALIDATING)."""
+        """True while the latch holds."""
         return self.phase is not LatchPhase.UNLATCHED
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,16 +105,12 @@ class LatchState:
             "gate": None if self.gate is None else self.gate.value,
             "reason_code": None if self.reason_code is None else self.reason_code.value,
             "latched_at": None if self.latched_at is None else self.latched_at.isoformat(),
-            "window_started_at": None
-            if self.window_started_at is None
-            else self.window_started_at.isoformat(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LatchState:
         """Rebuild a state written by :meth:`to_dict`; a malformed dict raises."""
         latched_at = data.get("latched_at")
-        window = data.get("window_started_at")
         gate = data.get("gate")
         reason = data.get("reason_code")
         state = cls(
@@ -102,7 +118,6 @@ class LatchState:
             gate=None if gate is None else GateName(gate),
             reason_code=None if reason is None else PolicyReasonCode(reason),
             latched_at=None if latched_at is None else datetime.fromisoformat(latched_at),
-            window_started_at=None if window is None else datetime.fromisoformat(window),
         )
         if state.is_latched and state.gate is None:
             raise ValueError("a held latch must name its gate")

@@ -162,7 +162,7 @@ class SaveFails:
 
 
 def test_window_cannot_clear_a_latch_it_cannot_persist():
-    store = SaveFails(LatchState(LatchPhase.REVALIDATING, GateName.RISK, None, None, None))
+    store = SaveFails(LatchState(LatchPhase.LATCHED, GateName.RISK, None, None))
     clock = FakeClock()
     policy = TradePermissionPolicy(0, clock=clock, latch_store=store)
     got = policy.evaluate(all_pass())
@@ -170,13 +170,42 @@ def test_window_cannot_clear_a_latch_it_cannot_persist():
     assert isinstance(policy.last_persistence_error, OSError)
 
 
-def test_clock_going_backwards_restarts_the_window():
-    policy, clock, store = make(300)
+def test_wall_clock_jump_does_not_shorten_the_window():
+    policy, clock, _ = make(300)
     policy.evaluate(context(kill=True))
     policy.evaluate(all_pass())
-    clock.set(clock.now().replace(year=2025))
+    clock.set(clock.now().replace(year=2030))  # the wall clock leaps; no time has passed
     assert policy.evaluate(all_pass()).decision is Decision.HALT
-    assert store.load().window_started_at == clock.now()
+
+
+def test_restart_restarts_the_window_and_keeps_the_latch():
+    store = InMemoryLatchStore()
+    clock = FakeClock()
+    first = TradePermissionPolicy(300, clock=clock, latch_store=store)
+    first.evaluate(context(kill=True))
+    first.evaluate(all_pass())
+    clock.advance(299)
+    restarted = TradePermissionPolicy(300, clock=clock, latch_store=store)
+    assert restarted.evaluate(all_pass()).reason_code is PolicyReasonCode.HALT_LATCHED
+    clock.advance(299)
+    assert restarted.evaluate(all_pass()).decision is Decision.HALT
+    clock.advance(1)
+    assert restarted.evaluate(all_pass()).decision is Decision.ALLOW
+
+
+def test_window_observes_one_latch_a_relatch_elsewhere_restarts_it():
+    store = InMemoryLatchStore()
+    clock = FakeClock()
+    policy = TradePermissionPolicy(300, clock=clock, latch_store=store)
+    policy.evaluate(context(kill=True))
+    policy.evaluate(all_pass())
+    clock.advance(200)
+    # Another instance on the same store resets and latches again meanwhile.
+    other = TradePermissionPolicy(300, clock=clock, latch_store=store)
+    other.reset_policy_latch(new_id(), "bob", "drill")
+    other.evaluate(context(budget="HARD_STOP"))
+    clock.advance(150)
+    assert policy.evaluate(all_pass()).decision is Decision.HALT
 
 
 def test_zero_window_clears_on_first_all_pass():
