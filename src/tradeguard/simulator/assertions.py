@@ -16,8 +16,12 @@ reaches the exchange after the transition. An order is a violation when
 
 1. no decision record of its correlation id exists (nothing in the trail permits it);
 2. its record is not ALLOW (a NEUTRAL or HALT decision let new risk through); or
-3. its ALLOW record's timestamp lies inside the certain window of an unsafe run (the gate said
-   ALLOW while the system was observed NEUTRAL/HALT/L6_LOCKDOWN on both sides of it).
+3. its ALLOW decision interval — from the moment its context was read to the moment the
+   decision was recorded — lies wholly inside the certain window of an unsafe run (the gate
+   read the state and said ALLOW while the system was observed NEUTRAL/HALT/L6_LOCKDOWN on
+   both sides). A decision whose context was read before the system turned unsafe was made
+   on the state of that moment and is not a violation, like an order sent a moment before a
+   fault.
 """
 
 from __future__ import annotations
@@ -113,11 +117,21 @@ def judge_order(
     elif evidence.decision != SystemState.ALLOW.value:
         reason = f"new-risk order sent under a {evidence.decision} decision"
     else:
-        inside = next((run for run in runs if run.certainly_contains(evidence.timestamp_utc)), None)
+        read_at = evidence.context_read_at or evidence.timestamp_utc
+        inside = next(
+            (
+                run
+                for run in runs
+                if run.certainly_contains(read_at)
+                and run.certainly_contains(evidence.timestamp_utc)
+            ),
+            None,
+        )
         if inside is None:
             return None
         reason = (
-            f"ALLOW recorded at {format_utc(evidence.timestamp_utc)} while the system was "
+            f"ALLOW on a context read at {format_utc(read_at)}, recorded at "
+            f"{format_utc(evidence.timestamp_utc)}, while the system was "
             f"observed {inside.interval.state.value} from {format_utc(inside.certain_start)} "
             f"to {format_utc(inside.certain_end)}"
         )

@@ -163,6 +163,9 @@ class DecisionEvidence:
     correlation_id: str
     decision: str
     timestamp_utc: datetime
+    context_read_at: datetime | None = None
+    """When the decision's context was read (its snapshot's ``timestamp_utc``); the decision
+    interval is ``[context_read_at, timestamp_utc]``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,10 +262,13 @@ class ScenarioRun:
         if not rows:
             return None
         first = rows[0]
+        snapshot = first.get("context_snapshot") or {}
+        read_at = snapshot.get("timestamp_utc") if isinstance(snapshot, dict) else None
         return DecisionEvidence(
             correlation_id,
             str(first["policy_decision"]),
             parse_utc(str(first["timestamp_utc"])),
+            None if read_at is None else parse_utc(str(read_at)),
         )
 
     def judge_trades(self) -> None:

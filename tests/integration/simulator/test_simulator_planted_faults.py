@@ -93,6 +93,6 @@ def test_gate_that_ignores_health_is_caught_trading_while_neutral() -> None:
     trades = result.assertion("no_new_risk_orders_while_unsafe")
     assert trades.code == "FSS-002"
     assert "zero new-risk orders reach the exchange" in trades.message
-    assert all("ALLOW recorded at" in v.reason for v in result.violations)
+    assert all("ALLOW on a context read at" in v.reason for v in result.violations)
     refused = result.assertion("new_risk_refused_while_stale")
     assert not refused.passed and refused.code == "FSS-002"

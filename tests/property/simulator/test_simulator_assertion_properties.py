@@ -78,7 +78,10 @@ def orders_with_evidence(
     if kind == "missing":
         return order, None
     moment = T0 + timedelta(milliseconds=decided_ms, microseconds=draw(st.integers(0, 999)))
-    return order, DecisionEvidence(order.client_order_id[3:], kind, moment)
+    read_at = moment - timedelta(microseconds=draw(st.integers(0, 8000)))
+    return order, DecisionEvidence(
+        order.client_order_id[3:], kind, moment, draw(st.sampled_from([read_at, None]))
+    )
 
 
 def oracle_violates(
@@ -94,7 +97,8 @@ def oracle_violates(
         for j in range(i, len(ordered)):
             if not all(r.state is not SystemState.ALLOW for r in ordered[i : j + 1]):
                 break
-            if first.finished <= evidence.timestamp_utc <= ordered[j].started:
+            read_at = evidence.context_read_at or evidence.timestamp_utc
+            if first.finished <= read_at and evidence.timestamp_utc <= ordered[j].started:
                 return True
     return False
 
