@@ -7,6 +7,10 @@ fill is in the result); throughput is signals completed per second of wall time.
 makes two durable transactions (signal + decision rows before the order; SUBMITTED + FILLED
 after it) and one ``find_signal`` read (idempotency). The context builder is a constant
 all-pass builder, so the figures are the gate's own cost, not the sources'.
+
+Besides wall-clock throughput and latency, each run records the process CPU time per signal
+(user and system, all threads). On a shared machine the wall-clock figures move with the
+load of other processes; the CPU cost per signal is the figure to compare across changes.
 """
 
 from __future__ import annotations
@@ -109,9 +113,11 @@ def _measure(url: str) -> dict[str, Any]:
             thread.start()
         barrier.wait()
         began = time.perf_counter()
+        cpu_before = os.times()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - began
+        cpu_after = os.times()
         samples = [x for per in latencies for x in per]
         verified = store.verify().ok
     finally:
@@ -124,6 +130,10 @@ def _measure(url: str) -> dict[str, Any]:
         "p50_ms": round(percentile(samples, 50), 3),
         "p99_ms": round(percentile(samples, 99), 3),
         "max_ms": round(max(samples), 3),
+        "cpu_us_per_signal": {
+            "user": round((cpu_after.user - cpu_before.user) / len(samples) * 1e6),
+            "system": round((cpu_after.system - cpu_before.system) / len(samples) * 1e6),
+        },
         "outcomes": outcomes,
         "chain_verified": verified,
     }
@@ -165,6 +175,7 @@ def run() -> dict[str, Any]:
         "sqlite_signals_per_second": sqlite["signals_per_second"],
         "sqlite_p50_ms": sqlite["p50_ms"],
         "sqlite_p99_ms": sqlite["p99_ms"],
+        "sqlite_cpu_us_per_signal": sqlite["cpu_us_per_signal"],
         "postgresql_signals_per_second": results["postgresql"].get("signals_per_second"),
         "postgresql_p50_ms": results["postgresql"].get("p50_ms"),
         "postgresql_p99_ms": results["postgresql"].get("p99_ms"),

@@ -7,6 +7,10 @@ one endpoint reads the body and answers a small JSON object (the ceiling). The c
 ``CONCURRENCY`` keep-alive connections busy for ``DURATION_S`` seconds each; bodies and
 signatures are prepared beforehand so the client measures the server.
 
+Each side also reports the server process's CPU time per request (all threads, from
+``/proc/<pid>/stat``) and the client's own CPU time per request: the first is the figure to
+compare across changes on a shared machine, the second shows the client is not the limit.
+
 Run: ``python -m bench service`` → ``bench/results/service.json``.
 """
 
@@ -28,6 +32,7 @@ import httpx
 from fastapi import Request
 
 from bench.common import percentile, write_result
+from tradeguard.api.signals import PAPER_GATE_WORKERS, PAPER_MAX_BATCH
 
 CONCURRENCY = 16
 DURATION_S = 6.0
@@ -197,11 +202,28 @@ async def _load(port: int, requests: list[tuple[bytes, dict[str, str]]]) -> dict
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    # utime + stime of the whole process (every thread), in seconds.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(process: subprocess.Popen[bytes], port: int, count: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(f"{base}/healthz", process)
-        return asyncio.run(_load(port, _signed_requests(count)))
+        requests = _signed_requests(count)
+        server_before, client_before = _cpu_seconds(process.pid), os.times()
+        result = asyncio.run(_load(port, requests))
+        server_after, client_after = _cpu_seconds(process.pid), os.times()
+        # The CPU times cover warm-up and measurement; scale the request count to match.
+        served = max(1.0, result["requests"] * (DURATION_S + WARMUP_S) / DURATION_S)
+        client = (client_after.user - client_before.user) + (
+            client_after.system - client_before.system
+        )
+        result["server_cpu_us_per_request"] = round((server_after - server_before) / served * 1e6)
+        result["client_cpu_us_per_request"] = round(client / served * 1e6)
+        return result
     finally:
         process.terminate()
         process.wait(10)
@@ -222,6 +244,8 @@ def run() -> dict[str, Any]:
             "duration_s": DURATION_S,
             "server": "uvicorn, 1 worker, loopback HTTP/1.1 keep-alive",
             "service": "tradeguard run: SQLite WAL synchronous=FULL, paper exchange, DRY_RUN",
+            "gate": f"paper: Gate.submit_many, {PAPER_GATE_WORKERS} batches in flight, "
+            f"at most {PAPER_MAX_BATCH} signals each",
         },
         "bare_fastapi": bare,
         "signed_signals": signals,
@@ -232,6 +256,8 @@ def run() -> dict[str, Any]:
             "bare_per_s": bare["per_second"],
             "bare_p50_ms": bare["p50_ms"],
             "bare_p99_ms": bare["p99_ms"],
+            "signed_server_cpu_us_per_request": signals.get("server_cpu_us_per_request"),
+            "bare_server_cpu_us_per_request": bare.get("server_cpu_us_per_request"),
             "ratio_to_bare": round(ratio, 3),
             "target_ratio": 0.5,
             "meets_target": ratio >= 0.5,

@@ -3,6 +3,14 @@
 Order of checks: size (64 KiB, enforced while the body is read) → authentication (signature
 and timestamp window, or passphrase) → JSON → signal validation → the gate. Bad input never
 reaches the gate, so it can never trade; every refusal is a 4xx with a code.
+
+The gate is synchronous (it waits for durable commits), so it runs on a few dedicated
+threads, never on the event loop nor on anyio's default pool of 40. With the paper exchange
+and no simulated latency (placing an order is an in-process call), signals that arrive
+together are decided in batches by ``Gate.submit_many`` (:class:`~.batcher.SignalBatcher`:
+``PAPER_GATE_WORKERS`` batches in flight, at most ``PAPER_MAX_BATCH`` signals each, one
+durable write for all their decisions). With a remote exchange each signal is its own batch
+on ``GATE_WORKERS`` threads, so the orders of concurrent signals still go out concurrently.
 """
 
 from __future__ import annotations
@@ -12,13 +20,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
 from ..logging import get_logger
-from ..signals import parse_signal
+from ..signals import Signal, parse_signal
 from .auth import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -27,12 +34,19 @@ from .auth import (
     check_timestamp_header,
     take_passphrase,
 )
+from .batcher import SignalBatcher
 from .errors import ApiError, api_error_from
 
 if TYPE_CHECKING:
     from ..bootstrap import Container
 
 MAX_BODY_BYTES = 64 * 1024
+GATE_WORKERS = 8
+"""Gate threads of the webhook with a remote exchange (one signal each)."""
+PAPER_GATE_WORKERS = 2
+"""Batches in flight with the paper exchange."""
+PAPER_MAX_BATCH = 32
+"""Most signals in one batch with the paper exchange."""
 
 _log = get_logger("tradeguard.api.signals")
 
@@ -123,8 +137,19 @@ def result_body(result: Any) -> dict[str, Any]:
 
 
 def build_router(container: Container) -> APIRouter:
-    """Return the webhook router bound to ``container``."""
-    router = APIRouter()
+    """Return the webhook router bound to ``container``.
+
+    The router owns the gate's thread pool and shuts it down with the application.
+    """
+    settings = container.settings
+    paper = settings.exchange == "paper" and settings.paper_latency_ms == 0
+    batcher: SignalBatcher[Signal, Any] = SignalBatcher(
+        container.gate.submit_many,
+        workers=PAPER_GATE_WORKERS if paper else GATE_WORKERS,
+        max_batch=PAPER_MAX_BATCH if paper else 1,
+        name="tradeguard-gate",
+    )
+    router = APIRouter(on_shutdown=[batcher.close])
     metrics = container.metrics
 
     @router.post(
@@ -145,7 +170,7 @@ def build_router(container: Container) -> APIRouter:
             body = await read_limited(request)
             payload = _authenticated_payload(container, request, body)
             signal = parse_signal(payload)
-            result = await run_in_threadpool(container.gate.submit, signal)
+            result = await batcher.submit(signal)
         except ApiError as exc:
             metrics.signals.labels(outcome=f"http_{exc.status}").inc()
             raise
@@ -165,4 +190,12 @@ def build_router(container: Container) -> APIRouter:
     return router
 
 
-__all__ = ["MAX_BODY_BYTES", "build_router", "read_limited", "result_body"]
+__all__ = [
+    "GATE_WORKERS",
+    "MAX_BODY_BYTES",
+    "PAPER_GATE_WORKERS",
+    "PAPER_MAX_BATCH",
+    "build_router",
+    "read_limited",
+    "result_body",
+]

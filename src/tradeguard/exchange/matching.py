@@ -35,6 +35,8 @@ from ..ports import OrderRequest, OrderState, OrderStatus, OrderType
 from .market import split_symbol
 
 QUANTITY_STEP: Final = Decimal("0.00000001")
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
 
 
 class RemainderPolicy(StrEnum):
@@ -116,6 +118,7 @@ class MatchingEngine:
         self._orders: dict[str, BookOrder] = {}
         self._numbers: dict[int, str] = {}
         self._balances: dict[str, Decimal] = dict(balances or {})
+        self._pairs: dict[str, tuple[str, str]] = {}
         self._lock = threading.RLock()
 
     # --- placing ---------------------------------------------------------------------------
@@ -139,39 +142,66 @@ class MatchingEngine:
             raise ExchangeRejectedError(
                 ErrorCode.EXCHANGE_ORDER_REJECTED, "a LIMIT order needs a positive price"
             )
-        try:
-            split_symbol(request.symbol)
-        except InvalidInputError as exc:
-            raise ExchangeRejectedError(ErrorCode.EXCHANGE_ORDER_REJECTED, exc.message) from exc
+        pair = self._pair(request.symbol)
+        limit = request.price if request.order_type is OrderType.LIMIT else None
         with self._lock:
             now = self._clock.now()
-            number = len(self._orders) + 1
+            price = self._price_of(request.symbol)
+            filled = cost = _ZERO
+            status = OrderStatus.NEW
+            rest: RemainderPolicy | None = None
+            if _marketable(request.side, limit, price):
+                # The fill rules of _fill, computed before the order is built (placing is hot).
+                ratio = min(max(fill_ratio, _ZERO), _ONE)
+                amount = (request.quantity * ratio).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
+                if amount > 0:
+                    self._move_balances(pair, request.side, amount, price)
+                    filled, cost = amount, amount * price
+                    status = (
+                        OrderStatus.FILLED
+                        if filled >= request.quantity
+                        else OrderStatus.PARTIALLY_FILLED
+                    )
+                if request.quantity - filled > 0:
+                    rest = remainder
             order = BookOrder(
                 order_id=str(uuid.uuid4()),
-                number=number,
+                number=len(self._orders) + 1,
                 client_order_id=request.client_order_id,
                 symbol=request.symbol,
                 side=request.side,
                 order_type=request.order_type,
                 quantity=request.quantity,
-                price=request.price if request.order_type is OrderType.LIMIT else None,
-                status=OrderStatus.NEW,
-                filled=Decimal(0),
-                cost=Decimal(0),
+                price=limit,
+                status=status,
+                filled=filled,
+                cost=cost,
                 created_at=now,
                 updated_at=now,
+                remainder=rest,
                 reports=1 if reported else 0,
                 intent=request.intent,
             )
-            price = self._price_of(request.symbol)
-            if _marketable(order.side, order.price, price):
-                ratio = min(max(fill_ratio, Decimal(0)), Decimal(1))
-                amount = (order.quantity * ratio).quantize(QUANTITY_STEP, rounding=ROUND_DOWN)
-                order = self._fill(order, amount, price)
-                if order.remaining > 0:
-                    order = replace(order, remainder=remainder)
             self._store(order)
             return order
+
+    def _pair(self, symbol: str) -> tuple[str, str]:
+        pair = self._pairs.get(symbol)
+        if pair is None:
+            try:
+                pair = split_symbol(symbol)
+            except InvalidInputError as exc:
+                raise ExchangeRejectedError(ErrorCode.EXCHANGE_ORDER_REJECTED, exc.message) from exc
+            self._pairs[symbol] = pair
+        return pair
+
+    def _move_balances(
+        self, pair: tuple[str, str], side: Side, amount: Decimal, price: Decimal
+    ) -> None:
+        base, quote = pair
+        signed = amount if side is Side.BUY else -amount
+        self._balances[base] = self._balances.get(base, _ZERO) + signed
+        self._balances[quote] = self._balances.get(quote, _ZERO) - signed * price
 
     # --- reading and settling --------------------------------------------------------------
 
@@ -273,10 +303,7 @@ class MatchingEngine:
     def _fill(self, order: BookOrder, amount: Decimal, price: Decimal) -> BookOrder:
         if amount <= 0:
             return order
-        base, quote = split_symbol(order.symbol)
-        sign = Decimal(1) if order.side is Side.BUY else Decimal(-1)
-        self._balances[base] = self._balances.get(base, Decimal(0)) + sign * amount
-        self._balances[quote] = self._balances.get(quote, Decimal(0)) - sign * amount * price
+        self._move_balances(self._pair(order.symbol), order.side, amount, price)
         filled = order.filled + amount
         status = OrderStatus.FILLED if filled >= order.quantity else OrderStatus.PARTIALLY_FILLED
         return replace(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..audit.records import OrderEvent, OrderEventRecord
@@ -24,7 +25,7 @@ from ..policy import Clock, OrderIntent
 from ..ports import AuditStore, ExchangeClient, OrderRequest, OrderState, OrderStatus
 from .permits import Permit, PermitAuthority
 from .positions import PositionBook, Reservation
-from .reconciliation import ReconciliationJob, ReconciliationTracker
+from .reconciliation import ReconciliationJob, ReconciliationTracker, needs_reconciliation
 from .results import ExecutionReport, OrderSummary, SignalOutcome
 
 _log = get_logger("tradeguard.executor")
@@ -47,6 +48,20 @@ def _outcome_of(state: OrderState) -> SignalOutcome:
     if state.status is OrderStatus.CANCELLED:
         return SignalOutcome.CANCELLED
     return SignalOutcome.RESTING
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    # An order placed (state) or failed (report), with its events not yet recorded.
+    permit: Permit
+    reservation: Reservation | None
+    state: OrderState | None
+    records: list[OrderEventRecord]
+    report: ExecutionReport | None
+
+
+def _invalid_answer() -> PermitError:
+    return PermitError(ErrorCode.PERMIT_INVALID, "no answer for this permit")
 
 
 class Executor:
@@ -97,12 +112,44 @@ class Executor:
         Raises:
             PermitError: the permit is not valid (PERMIT_INVALID); nothing was sent.
         """
+        return self._execute_redeemed(self._redeem(permit, reservation), reservation)
+
+    def execute_many(
+        self, items: Sequence[tuple[Permit, Reservation | None]]
+    ) -> list[ExecutionReport | PermitError]:
+        """Carry out several permitted orders with one durable write of their order events.
+
+        Each order is placed as by :meth:`execute` (one after the other); their events are
+        then recorded in one transaction, and only after that are fills applied and
+        reconciliation started, as for a single order. CANCEL and STOP_UPDATE permits are
+        carried out on their own. An invalid permit's entry is its ``PermitError``.
+        """
+        answers: list[ExecutionReport | PermitError | None] = [None] * len(items)
+        sent: list[tuple[int, _Sent]] = []
+        for index, (given, reservation) in enumerate(items):
+            try:
+                permit = self._redeem(given, reservation)
+            except PermitError as exc:
+                answers[index] = exc
+                continue
+            if permit.intent in (OrderIntent.CANCEL, OrderIntent.STOP_UPDATE):
+                answers[index] = self._execute_redeemed(permit, reservation)
+            else:
+                sent.append((index, self._send(permit, reservation)))
+        self._record([record for _, item in sent for record in item.records])
+        for index, item in sent:
+            answers[index] = self._after(item)
+        return [answer if answer is not None else _invalid_answer() for answer in answers]
+
+    def _redeem(self, permit: Permit, reservation: Reservation | None) -> Permit:
         try:
-            permit = self._authority.redeem(permit)
+            return self._authority.redeem(permit)
         except PermitError as exc:
             self._positions.release(reservation)
             _log.error("permit_invalid", code=exc.code, error=exc.message)
             raise
+
+    def _execute_redeemed(self, permit: Permit, reservation: Reservation | None) -> ExecutionReport:
         if permit.intent is OrderIntent.CANCEL:
             self._positions.release(reservation)
             return self._cancel_symbol(permit)
@@ -112,6 +159,12 @@ class Executor:
         return self._place(permit, reservation)
 
     def _place(self, permit: Permit, reservation: Reservation | None) -> ExecutionReport:
+        sent = self._send(permit, reservation)
+        self._record(sent.records)
+        return self._after(sent)
+
+    def _send(self, permit: Permit, reservation: Reservation | None) -> _Sent:
+        # Place the order; return it with the events to record (nothing recorded yet).
         request = OrderRequest(
             client_order_id=f"tg-{permit.correlation_id}",
             symbol=permit.symbol,
@@ -125,15 +178,18 @@ class Executor:
             state = self._exchange.place_order(request)
         except Exception as exc:  # every adapter failure becomes a recorded outcome
             self._positions.release(reservation)
-            return self._failed(permit, request, exc)
-        self._record(
-            [self._event(permit, OrderEvent.SUBMITTED, state)]
-            + (
-                [self._event(permit, _EVENT_OF_STATUS[state.status], state)]
-                if state.status in _EVENT_OF_STATUS
-                else []
-            )
-        )
+            record, report = self._failed(permit, request, exc)
+            return _Sent(permit, reservation, None, [record], report)
+        records = [self._event(permit, OrderEvent.SUBMITTED, state)]
+        if state.status in _EVENT_OF_STATUS:
+            records.append(self._event(permit, _EVENT_OF_STATUS[state.status], state))
+        return _Sent(permit, reservation, state, records, None)
+
+    def _after(self, sent: _Sent) -> ExecutionReport:
+        # Once the order's events are recorded: positions, resting orders, reconciliation.
+        permit, reservation, state = sent.permit, sent.reservation, sent.state
+        if state is None:
+            return sent.report or ExecutionReport(permit.correlation_id, SignalOutcome.ERROR)
         self._positions.apply_fill(
             permit.symbol,
             permit.side,
@@ -144,6 +200,18 @@ class Executor:
         if not state.status.is_terminal:
             with self._lock:
                 self._resting[state.order_id] = (permit.symbol, permit.correlation_id)
+        if not self._reconcile(permit, state, reservation):
+            self._positions.release(reservation)
+        return ExecutionReport(
+            permit.correlation_id, _outcome_of(state), OrderSummary.from_state(state)
+        )
+
+    def _reconcile(
+        self, permit: Permit, state: OrderState, reservation: Reservation | None
+    ) -> bool:
+        # True when a reconciliation job took over ``reservation``.
+        if not needs_reconciliation(state):
+            return False
         job = ReconciliationJob(
             correlation_id=permit.correlation_id,
             symbol=permit.symbol,
@@ -155,13 +223,11 @@ class Executor:
             applied_quantity=state.filled_quantity,
             reservation=reservation,
         )
-        if not self._reconciler.after_order(job, state, self._cancel_remainder):
-            self._positions.release(reservation)
-        return ExecutionReport(
-            permit.correlation_id, _outcome_of(state), OrderSummary.from_state(state)
-        )
+        return self._reconciler.after_order(job, state, self._cancel_remainder)
 
-    def _failed(self, permit: Permit, request: OrderRequest, exc: Exception) -> ExecutionReport:
+    def _failed(
+        self, permit: Permit, request: OrderRequest, exc: Exception
+    ) -> tuple[OrderEventRecord, ExecutionReport]:
         rejected = isinstance(exc, ExchangeRejectedError)
         if rejected:
             code = ErrorCode.EXCHANGE_ORDER_REJECTED.value
@@ -176,30 +242,26 @@ class Executor:
             symbol=permit.symbol,
             error=str(exc),
         )
-        self._record(
-            [
-                OrderEventRecord(
-                    correlation_id=permit.correlation_id,
-                    timestamp_utc=self._clock.now(),
-                    event=OrderEvent.REJECTED,
-                    symbol=permit.symbol,
-                    side=permit.side.value,
-                    intent=permit.intent.value,
-                    requested_quantity=permit.quantity,
-                    price=permit.price,
-                    exchange=self._exchange.name,
-                    client_order_id=request.client_order_id,
-                    code=code,
-                    details={
-                        "error": str(exc)[:500],
-                        "state": "REJECTED" if rejected else "UNKNOWN",
-                        "decision_seq": permit.decision_seq,
-                    },
-                )
-            ]
+        record = OrderEventRecord(
+            correlation_id=permit.correlation_id,
+            timestamp_utc=self._clock.now(),
+            event=OrderEvent.REJECTED,
+            symbol=permit.symbol,
+            side=permit.side.value,
+            intent=permit.intent.value,
+            requested_quantity=permit.quantity,
+            price=permit.price,
+            exchange=self._exchange.name,
+            client_order_id=request.client_order_id,
+            code=code,
+            details={
+                "error": str(exc)[:500],
+                "state": "REJECTED" if rejected else "UNKNOWN",
+                "decision_seq": permit.decision_seq,
+            },
         )
         outcome = SignalOutcome.REJECTED if rejected else SignalOutcome.ERROR
-        return ExecutionReport(permit.correlation_id, outcome, None, (code,))
+        return record, ExecutionReport(permit.correlation_id, outcome, None, (code,))
 
     def _event(self, permit: Permit, event: OrderEvent, state: OrderState) -> OrderEventRecord:
         return OrderEventRecord(
@@ -221,6 +283,8 @@ class Executor:
     def _record(self, records: Sequence[OrderEventRecord]) -> None:
         # The order already left: a failed record cannot undo it, so it is logged loudly and
         # the health check of the audit store turns RED on its own.
+        if not records:
+            return
         try:
             self._audit.record_many(list(records))
         except Exception as exc:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Final
 
 from ..policy import Clock, IntentCheck, Side
-from ..sources.risk import PortfolioSnapshot
+from ..ports import PortfolioSnapshot
 
 ZERO: Final = Decimal(0)
 

@@ -119,7 +119,6 @@ def forging_handler(executor: Any) -> Any:
             decision="ALLOW",
             decision_seq=1,
             expires_at_monotonic=1e18,
-            tag="0" * 64,
         )
         executor.execute(forged)  # raises PermitError; the dispatcher isolates it
 

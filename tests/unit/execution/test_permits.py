@@ -101,3 +101,31 @@ def test_executor_refuses_a_forged_permit_and_sends_nothing():
     with pytest.raises(PermitError):
         w.executor.execute(forged)
     assert w.exchange.open_orders() == [] and w.positions.position("BTCUSDT") == 0
+
+
+def test_a_permit_altered_in_place_fails():
+    authority = PermitAuthority(FakeClock())
+    permit = mint(authority)
+    object.__setattr__(permit, "quantity", Decimal(100))
+    with pytest.raises(PermitError, match="altered"):
+        authority.redeem(permit)
+
+
+def test_an_equal_copy_of_a_minted_permit_fails_and_the_original_still_redeems():
+    authority = PermitAuthority(FakeClock())
+    permit = mint(authority)
+    with pytest.raises(PermitError):
+        authority.redeem(dataclasses.replace(permit))
+    assert authority.redeem(permit) is permit
+
+
+def test_many_outstanding_permits_do_not_slow_redeeming_and_expired_ones_are_swept():
+    clock = FakeClock()
+    authority = PermitAuthority(clock, ttl_seconds=1)
+    stale = [mint(authority, correlation_id=f"old-{i}") for i in range(1500)]
+    clock.advance(2)
+    fresh = mint(authority, correlation_id="new")
+    assert authority.outstanding() <= 1025
+    assert authority.redeem(fresh) is fresh
+    with pytest.raises(PermitError):
+        authority.redeem(stale[0])

@@ -1,0 +1,70 @@
+"""``SignalDispatcher``: the integration point of existing bots (SPEC §5).
+
+Existing handlers keep receiving every signal with their old signature, accepted or not, after
+the gate answered; a handler that raises is isolated and logged with ``HANDLER_FAILED`` and
+never changes a decision. Import it from :mod:`tradeguard.gate` (or from here).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..codes import ErrorCode
+from ..logging import get_logger
+from ..signals import Signal, parse_signal
+from .results import SignalResult
+
+if TYPE_CHECKING:
+    from ..gate import Gate
+
+_log = get_logger("tradeguard.gate")
+
+Handler = Callable[[Signal], object]
+
+
+class SignalDispatcher:
+    """The integration point of existing bots: the gate decides, handlers are told.
+
+    Every registered handler is called with the ``Signal`` for every valid signal, accepted
+    or not, after the gate answered; a handler that raises is isolated and logged with
+    ``HANDLER_FAILED`` and never changes the decision.
+    """
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate = gate
+        self._handlers: list[Handler] = []
+        self._lock = threading.Lock()
+
+    def register_handler(self, fn: Handler) -> Handler:
+        """Register ``fn(signal)``; return it (so this also works as a decorator)."""
+        with self._lock:
+            self._handlers.append(fn)
+        return fn
+
+    def dispatch(self, signal: Signal | Mapping[str, Any]) -> SignalResult:
+        """Submit ``signal`` to the gate, then tell every handler; return the gate's result."""
+        parsed = parse_signal(signal)
+        try:
+            return self._gate.submit(parsed)
+        finally:
+            self._notify(parsed)
+
+    def _notify(self, signal: Signal) -> None:
+        with self._lock:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            try:
+                handler(signal)
+            except Exception as exc:  # isolated: a handler never changes a decision
+                _log.error(
+                    "handler_failed",
+                    code=ErrorCode.HANDLER_FAILED.value,
+                    handler=getattr(handler, "__qualname__", repr(handler)),
+                    signal_id=signal.signal_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+
+__all__ = ["Handler", "SignalDispatcher"]
