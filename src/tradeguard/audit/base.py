@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..codes import ErrorCode
-from ..policy import LatchStore
+from ..policy import LatchStore, format_utc
 from ..ports import ChainBreak, ChainHead, KillSwitchStore, VerifyReport
 from .chain import TABLES, ChainResult, PreparedRow, StoredLink, prepare, stored_row, verify_chain
 from .control import ControlCache, DurableKillSwitchStore, DurableLatchStore
@@ -183,4 +183,51 @@ class ChainStoreBase:
         return DurableKillSwitchStore(self._submit, self._cache)
 
 
-__all__ = ["ChainStoreBase", "RawRow", "compare_checkpoint", "report", "verify_links"]
+class SqlChainStore(ChainStoreBase):
+    """A chain store whose rows live in SQL tables; backends give the placeholder and stream."""
+
+    _placeholder = "?"
+
+    def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def _select(
+        self,
+        table: AuditTable,
+        since: datetime | None,
+        until: datetime | None,
+        correlation_id: str | None,
+        limit: int | None,
+        newest_first: bool,
+    ) -> Iterator[RawRow]:
+        mark = self._placeholder
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append(f"timestamp_utc >= {mark}")
+            params.append(format_utc(since))
+        if until is not None:
+            clauses.append(f"timestamp_utc <= {mark}")
+            params.append(format_utc(until))
+        if correlation_id is not None:
+            clauses.append(f"correlation_id = {mark}")
+            params.append(correlation_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "DESC" if newest_first else "ASC"
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        sql = (
+            f"SELECT seq, prev_hash, row_hash, canonical_json FROM {table.value}"
+            f"{where} ORDER BY seq {order}{tail}"
+        )
+        for row in self._stream(sql, tuple(params)):
+            yield int(row[0]), row[1], row[2], row[3]
+
+
+__all__ = [
+    "ChainStoreBase",
+    "RawRow",
+    "SqlChainStore",
+    "compare_checkpoint",
+    "report",
+    "verify_links",
+]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -20,7 +19,7 @@ from ..codes import ErrorCode
 from ..errors import AuditUnavailableError, InvalidInputError, TradeGuardError
 from ..policy import format_utc
 from ..policy.clock import SystemClock
-from .base import ChainStoreBase, RawRow
+from .base import RawRow, SqlChainStore
 from .chain import LinkValues, StoredLink, link_values, tamper_error
 from .control import ControlCache
 from .migrate import migrate_postgres
@@ -63,8 +62,10 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
     return conn
 
 
-class PostgresAuditStore(ChainStoreBase):
+class PostgresAuditStore(SqlChainStore):
     """``AuditStore`` on PostgreSQL; see the module docstring."""
+
+    _placeholder = "%s"
 
     def __init__(self, url: str, *, control_interval: float = 0.05) -> None:
         self.url = url
@@ -246,36 +247,6 @@ class PostgresAuditStore(ChainStoreBase):
         )
         for seq, prev, digest, canonical, ok in self._stream(sql):
             yield int(seq), prev, digest, canonical, bool(ok)
-
-    def _select(
-        self,
-        table: AuditTable,
-        since: datetime | None,
-        until: datetime | None,
-        correlation_id: str | None,
-        limit: int | None,
-        newest_first: bool,
-    ) -> Iterator[RawRow]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            clauses.append("timestamp_utc >= %s")
-            params.append(format_utc(since))
-        if until is not None:
-            clauses.append("timestamp_utc <= %s")
-            params.append(format_utc(until))
-        if correlation_id is not None:
-            clauses.append("correlation_id = %s")
-            params.append(correlation_id)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        order = "DESC" if newest_first else "ASC"
-        tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        sql = (
-            f"SELECT seq, prev_hash, row_hash, canonical_json FROM {table.value}"
-            f"{where} ORDER BY seq {order}{tail}"
-        )
-        for row in self._stream(sql, tuple(params)):
-            yield int(row[0]), row[1], row[2], row[3]
 
     def _find_signal_raw(self, signal_id: str) -> RawRow | None:
         rows = self._query(

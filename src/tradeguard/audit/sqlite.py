@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from ..logging import get_logger
 from ..policy import format_utc
 from ..policy.clock import SystemClock
 from ..ports import ChainHead, VerifyReport
-from .base import ChainStoreBase, RawRow, report
+from .base import RawRow, SqlChainStore, report
 from .canonical import GENESIS_HASH
 from .chain import (
     TABLES,
@@ -88,7 +87,7 @@ def connect(path: str, *, cache_kib: int | None = None) -> sqlite3.Connection:
     return conn
 
 
-class SqliteAuditStore(ChainStoreBase):
+class SqliteAuditStore(SqlChainStore):
     """``AuditStore`` on a SQLite file; see the module docstring."""
 
     def __init__(
@@ -274,36 +273,6 @@ class SqliteAuditStore(ChainStoreBase):
                 "audit_verify_single_process", code=ErrorCode.AUD_006.value, error=str(exc)
             )
             return {}
-
-    def _select(
-        self,
-        table: AuditTable,
-        since: datetime | None,
-        until: datetime | None,
-        correlation_id: str | None,
-        limit: int | None,
-        newest_first: bool,
-    ) -> Iterator[RawRow]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if since is not None:
-            clauses.append("timestamp_utc >= ?")
-            params.append(format_utc(since))
-        if until is not None:
-            clauses.append("timestamp_utc <= ?")
-            params.append(format_utc(until))
-        if correlation_id is not None:
-            clauses.append("correlation_id = ?")
-            params.append(correlation_id)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        order = "DESC" if newest_first else "ASC"
-        tail = f" LIMIT {int(limit)}" if limit is not None else ""
-        sql = (
-            f"SELECT seq, prev_hash, row_hash, canonical_json FROM {table.value}"
-            f"{where} ORDER BY seq {order}{tail}"
-        )
-        for row in self._stream(sql, tuple(params)):
-            yield row[0], row[1], row[2], row[3]
 
     def _find_signal_raw(self, signal_id: str) -> RawRow | None:
         rows = self._query(
