@@ -9,7 +9,17 @@ from typing import Any
 from ..codes import ErrorCode
 from ..policy import LatchStore, format_utc
 from ..ports import ChainBreak, ChainHead, KillSwitchStore, VerifyReport
-from .chain import TABLES, ChainResult, PreparedRow, StoredLink, prepare, stored_row, verify_chain
+from .chain import (
+    TABLES,
+    ChainResult,
+    LinkValues,
+    PreparedRow,
+    StoredLink,
+    link_values,
+    prepare,
+    stored_row,
+    verify_chain,
+)
 from .control import ControlCache, DurableKillSwitchStore, DurableLatchStore
 from .records import AuditRecord, AuditTable
 from .writer import ControlWrite, Pending
@@ -187,6 +197,45 @@ class SqlChainStore(ChainStoreBase):
     """A chain store whose rows live in SQL tables; backends give the placeholder and stream."""
 
     _placeholder = "?"
+    _heads: dict[AuditTable, tuple[int, str]]
+
+    def _fast_links(
+        self, batch: list[Pending], max_rows: int | None = None
+    ) -> tuple[AuditTable, int, dict[AuditTable, tuple[int, str]], list[LinkValues]] | None:
+        """Chain a batch onto the head this process wrote last, when the fast path applies.
+
+        It applies to rows of one chain, with no control-state write, whose head this process
+        knows; otherwise None and the batch goes the locked, head-reading way. Returns the
+        table, the head seq before the batch, the heads after it, and the rows' links.
+        """
+        rows = [row for pending in batch for row in pending.rows]
+        if not rows or (max_rows is not None and len(rows) > max_rows):
+            return None
+        table = rows[0].table
+        head = self._heads.get(table)
+        if (
+            head is None
+            or any(pending.control is not None for pending in batch)
+            or any(row.table is not table for row in rows)
+        ):
+            return None
+        heads = {table: head}
+        return table, head[0], heads, link_values(rows, heads)
+
+    def _fast_committed(
+        self,
+        batch: list[Pending],
+        table: AuditTable,
+        start: int,
+        heads: dict[AuditTable, tuple[int, str]],
+    ) -> None:
+        """Hand each caller its seqs after a fast-path commit and remember the new head."""
+        seq = start
+        for pending in batch:
+            count = len(pending.rows)
+            pending.seqs = list(range(seq + 1, seq + 1 + count))
+            seq += count
+        self._heads[table] = heads[table]
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Any]:
         raise NotImplementedError

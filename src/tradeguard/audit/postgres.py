@@ -121,21 +121,10 @@ class PostgresAuditStore(SqlChainStore):
         # one round trip, without reading the head. If another process appended meanwhile,
         # the seq we chose exists (primary key), the transaction fails as a whole and the
         # batch goes the reading way; seqs are dense, so the chain stays linear either way.
-        rows = [row for pending in batch for row in pending.rows]
-        if not rows:
+        fast = self._fast_links(batch)
+        if fast is None:
             return False
-        table = rows[0].table
-        head = self._heads.get(table)
-        if head is None:
-            return False
-        for pending in batch:
-            if pending.control is not None:
-                return False
-        for row in rows:
-            if row.table is not table:
-                return False
-        heads = {table: head}
-        values = link_values(rows, heads)
+        table, start, heads, values = fast
         try:
             with conn.pipeline(), conn.cursor() as cur:
                 cur.execute(_LOCK, (self._keys[table],))
@@ -145,12 +134,7 @@ class PostgresAuditStore(SqlChainStore):
             conn.rollback()
             del self._heads[table]
             return False
-        seq = head[0]
-        for pending in batch:
-            count = len(pending.rows)
-            pending.seqs = list(range(seq + 1, seq + 1 + count))
-            seq += count
-        self._heads[table] = heads[table]
+        self._fast_committed(batch, table, start, heads)
         return True
 
     def _write_batch(

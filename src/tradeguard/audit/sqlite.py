@@ -145,21 +145,10 @@ class SqliteAuditStore(SqlChainStore):
         # multi-row INSERT is its own durable transaction. If another process appended in the
         # meantime, the seq we chose already exists, the INSERT fails as a whole and the batch
         # goes the locked way (BEGIN IMMEDIATE, re-read the head), so the chain stays linear.
-        rows = [row for pending in batch for row in pending.rows]
-        if not rows or len(rows) > _CHUNK:
+        fast = self._fast_links(batch, _CHUNK)
+        if fast is None:
             return False
-        table = rows[0].table
-        head = self._heads.get(table)
-        if head is None:
-            return False
-        for pending in batch:
-            if pending.control is not None:
-                return False
-        for row in rows:
-            if row.table is not table:
-                return False
-        heads = {table: head}
-        values = link_values(rows, heads)
+        table, start, heads, values = fast
         try:
             _insert(conn, table, values)
         except sqlite3.IntegrityError as exc:
@@ -167,12 +156,7 @@ class SqliteAuditStore(SqlChainStore):
                 raise
             del self._heads[table]
             return False
-        seq = head[0]
-        for pending in batch:
-            count = len(pending.rows)
-            pending.seqs = list(range(seq + 1, seq + 1 + count))
-            seq += count
-        self._heads[table] = heads[table]
+        self._fast_committed(batch, table, start, heads)
         return True
 
     def _write_batch(
