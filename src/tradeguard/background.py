@@ -23,6 +23,7 @@ from .execution import Executor
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient
+from .ids import new_correlation_id
 from .logging import get_logger
 from .metrics import ServiceMetrics
 from .policy import Clock, Decision, PolicyDecision, PolicyDecisionRecord, TradePermissionPolicy
@@ -79,7 +80,7 @@ class Heartbeat:
         """Evaluate once; record a row when the (decision, reason code) pair changed."""
         c = self._c
         c.lockdown.retry_pending()
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         context = c.builder.build(correlation_id)
         decision = c.policy.evaluate(context)
         key = (decision.decision.value, decision.reason_code.value)

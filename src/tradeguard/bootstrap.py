@@ -10,7 +10,6 @@ in :mod:`tradeguard.background` and is started with :func:`start_background`.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +25,7 @@ from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient, FeedEvent
 from .gate import Gate, SignalDispatcher
+from .ids import new_correlation_id
 from .logging import get_logger
 from .metrics import MeteredAuditStore, ServiceMetrics
 from .operator import OperatorService, StatusProbes
@@ -220,7 +220,7 @@ def _record_budget_corruption(store: AuditStore, clock: Clock) -> Any:
         store.record_operator_action(
             OperatorActionRecord(
                 action=ErrorCode.BUDGET_DATA_CORRUPT,
-                correlation_id=str(uuid.uuid4()),
+                correlation_id=new_correlation_id(),
                 operator_id=BUDGET_ACTOR,
                 reason=evaluation.detail or "budget report is corrupt",
                 timestamp_utc=clock.now(),

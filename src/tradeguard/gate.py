@@ -22,7 +22,6 @@ before the order, carries ``decision=BYPASSED`` and ``policy_bypassed=true``.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,6 +46,7 @@ from .execution.verdicts import (
     refusal_record,
     signal_record,
 )
+from .ids import new_correlation_id
 from .logging import get_logger
 from .policy import (
     Clock,
@@ -127,6 +127,16 @@ class Gate:
         self._halt_seen = False
         if not policy_enabled:
             self._warn_disabled(None)
+
+    @property
+    def batches_orders(self) -> bool:
+        """True when concurrent signals are best decided together by :meth:`submit_many`.
+
+        That is when placing an order is an in-process call (the paper exchange): a batch's
+        orders are placed one after the other, which costs nothing there, while a remote
+        exchange's orders should go out concurrently.
+        """
+        return self._executor.places_in_process
 
     @property
     def policy_enabled(self) -> bool:
@@ -265,14 +275,14 @@ class Gate:
 
     def _received(self, signal: Signal) -> str:
         # A new correlation_id, and the one log line every signal gets.
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         _log.info(
             "signal_received",
             correlation_id=correlation_id,
             signal_id=signal.signal_id,
             symbol=signal.symbol,
-            side=signal.side.value,
-            intent=signal.intent.value,
+            side=str(signal.side),
+            intent=str(signal.intent),
             quantity=str(signal.quantity),
             ai_confidence=None if signal.ai_confidence is None else str(signal.ai_confidence),
         )

@@ -12,8 +12,15 @@ from typing import Any, TextIO
 import structlog
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Send structlog events as JSON lines to ``stream`` (stdout by default)."""
+def configure_logging(
+    level: str = "INFO", stream: TextIO | None = None, *, cache: bool = False
+) -> None:
+    """Send structlog events as JSON lines to ``stream`` (stdout by default).
+
+    ``cache=True`` (the service) binds each module's logger once, on first use, instead of on
+    every call; a later ``configure_logging`` then no longer reaches loggers already used, so
+    only a process that configures logging once (an entry point) should ask for it.
+    """
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
         processors=[
@@ -25,7 +32,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )
 
 

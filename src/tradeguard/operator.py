@@ -9,7 +9,6 @@ clears (``TradePermissionPolicy.reset_policy_latch``).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from .audit.records import AuditTable
 from .codes import ErrorCode
 from .errors import InvalidInputError, TradeGuardError
+from .ids import new_correlation_id
 from .logging import get_logger
 from .policy import (
     Clock,
@@ -153,7 +153,7 @@ class OperatorService:
 
     def status(self) -> dict[str, Any]:
         """Return the state now as the ``GET /v1/status`` object; never writes."""
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         context = self._builder.build(correlation_id)
         read_only = _ReadOnlyLatchStore(self._latch_store)
         window = getattr(self._settings, "latch_reset_window_seconds", 300)
@@ -239,7 +239,7 @@ class OperatorService:
     def set_kill_switch(self, active: bool, operator_id: str, reason: str) -> dict[str, Any]:
         """Engage or release the kill switch (recorded); return the new state."""
         _require(operator_id, reason)
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         if active:
             record = self._breaker.engage(operator_id, reason, correlation_id)
         else:
@@ -254,7 +254,7 @@ class OperatorService:
     def reset_latch(self, operator_id: str, reason: str) -> dict[str, Any]:
         """Reset the HALT latch (recorded first); return the latch before and after."""
         _require(operator_id, reason)
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         try:
             before = self._latch_store.load()
         except Exception as exc:

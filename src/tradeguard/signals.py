@@ -194,10 +194,10 @@ class Signal(BaseModel):
         return {
             "signal_id": self.signal_id,
             "symbol": self.symbol,
-            "side": self.side.value,
-            "intent": self.intent.value,
+            "side": str(self.side),
+            "intent": str(self.intent),
             "quantity": _canonical_decimal(self.quantity),
-            "order_type": self.order_type.value,
+            "order_type": str(self.order_type),
             "price": None if self.price is None else _canonical_decimal(self.price),
             "ai_confidence": None
             if self.ai_confidence is None

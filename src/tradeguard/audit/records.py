@@ -103,7 +103,7 @@ class OrderEventRecord:
         return {
             "correlation_id": self.correlation_id,
             "timestamp_utc": format_utc(self.timestamp_utc),
-            "event": self.event.value,
+            "event": str(self.event),
             "symbol": self.symbol,
             "side": self.side,
             "intent": self.intent,

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from ..codes import ErrorCode
 from ..errors import ConfigurationError, DependencyUnavailableError, InvalidInputError
+from ..ids import new_correlation_id
 from ..settings import Settings, load_settings
 from .common import EXIT_CHECK_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, handled, print_json
 from .status_view import render_status
@@ -99,7 +100,7 @@ def run(
     from ..logging import configure_logging, get_logger
 
     settings, generated = _local_run_settings(load_settings())
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, cache=True)
     log = get_logger("tradeguard.run")
     container = build_container(settings)
     for warning in container.warnings:
@@ -193,7 +194,7 @@ def kill(
     store = open_audit_store(settings.database_url)
     try:
         breaker = CircuitBreaker(store.kill_switch_store(), SystemClock())
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         if state == "on":
             record = breaker.engage(operator, reason, correlation_id)
         else:
@@ -232,7 +233,7 @@ def latch_reset(
         policy = TradePermissionPolicy(
             settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
         )
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         record = policy.reset_policy_latch(
             correlation_id, operator, reason, record_action=store.record_operator_action
         )

@@ -40,6 +40,7 @@ class MonitoredExchange:
     ) -> None:
         self.inner = inner
         self.name = inner.name
+        self.in_process: bool = getattr(inner, "in_process", False)
         self._clock = clock
         self._on_call = on_call
         self._on_ticker = on_ticker

@@ -54,6 +54,9 @@ class PaperExchange:
         self._market = SimulatedMarket() if price_source is None else None
         self._price_source = price_source
         self._latency_s = max(latency_ms, 0) / 1000
+        # Placing an order is an in-process call only with the built-in market or a given
+        # price function and no simulated latency; callers may then batch orders.
+        self.in_process = self._latency_s == 0
         self.partial_fill_ratio = partial_fill_ratio
         self.partial_fill_remainder = partial_fill_remainder
         start = (

@@ -3,6 +3,13 @@
 Existing handlers keep receiving every signal with their old signature, accepted or not, after
 the gate answered; a handler that raises is isolated and logged with ``HANDLER_FAILED`` and
 never changes a decision. Import it from :mod:`tradeguard.gate` (or from here).
+
+When placing an order is an in-process call (the paper exchange, see
+``Gate.batches_orders``), the signals that producer threads dispatch at the same time are
+decided together by ``Gate.submit_many`` (:class:`~.combining.Combiner`): two durable writes
+per batch instead of two per signal, each signal still answered exactly as ``Gate.submit``
+would. With a remote exchange every signal goes through ``Gate.submit`` on its caller's thread,
+so the orders of concurrent signals go out concurrently.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..codes import ErrorCode
 from ..logging import get_logger
 from ..signals import Signal, parse_signal
+from .combining import Combiner
 from .results import SignalResult
 
 if TYPE_CHECKING:
@@ -22,6 +30,11 @@ if TYPE_CHECKING:
 _log = get_logger("tradeguard.gate")
 
 Handler = Callable[[Signal], object]
+
+BATCH_LANES = 2
+"""Batches in flight at once when signals are combined (one prepares while one commits)."""
+MAX_BATCH = 32
+"""Most signals in one combined batch."""
 
 
 class SignalDispatcher:
@@ -32,10 +45,16 @@ class SignalDispatcher:
     ``HANDLER_FAILED`` and never changes the decision.
     """
 
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, *, combine: bool | None = None) -> None:
+        """Wrap ``gate``; ``combine`` forces batching on or off (default: its batches_orders)."""
         self._gate = gate
         self._handlers: list[Handler] = []
         self._lock = threading.Lock()
+        self._combiner: Combiner[Signal, SignalResult] | None = None
+        if gate.batches_orders if combine is None else combine:
+            self._combiner = Combiner(
+                gate.submit_many, lanes=BATCH_LANES, max_batch=MAX_BATCH, name="tradeguard-dispatch"
+            )
 
     def register_handler(self, fn: Handler) -> Handler:
         """Register ``fn(signal)``; return it (so this also works as a decorator)."""
@@ -47,6 +66,8 @@ class SignalDispatcher:
         """Submit ``signal`` to the gate, then tell every handler; return the gate's result."""
         parsed = parse_signal(signal)
         try:
+            if self._combiner is not None:
+                return self._combiner.submit(parsed)
             return self._gate.submit(parsed)
         finally:
             self._notify(parsed)

@@ -95,6 +95,15 @@ class Executor:
         self._resting: dict[str, tuple[str, str]] = {}  # order_id -> (symbol, correlation_id)
 
     @property
+    def places_in_process(self) -> bool:
+        """True when placing an order is an in-process call (paper without latency).
+
+        Orders are then worth batching; with a remote exchange each order should go out on
+        its own, concurrently with the others.
+        """
+        return bool(getattr(self._exchange, "in_process", False))
+
+    @property
     def exchange_name(self) -> str:
         """Return the adapter's name."""
         return self._exchange.name
@@ -155,7 +164,7 @@ class Executor:
             return self._cancel_symbol(permit)
         if permit.intent is OrderIntent.STOP_UPDATE:
             # The new protective order replaces the resting one on the same side.
-            self._cancel_resting(permit.correlation_id, permit.symbol, permit.side.value)
+            self._cancel_resting(permit.correlation_id, permit.symbol, str(permit.side))
         return self._place(permit, reservation)
 
     def _place(self, permit: Permit, reservation: Reservation | None) -> ExecutionReport:
@@ -172,7 +181,7 @@ class Executor:
             quantity=permit.quantity,
             order_type=permit.order_type,
             price=permit.price,
-            intent=permit.intent.value,
+            intent=str(permit.intent),
         )
         try:
             state = self._exchange.place_order(request)
@@ -216,7 +225,7 @@ class Executor:
             correlation_id=permit.correlation_id,
             symbol=permit.symbol,
             side=permit.side,
-            intent=permit.intent.value,
+            intent=str(permit.intent),
             order_id=state.order_id,
             client_order_id=state.client_order_id,
             requested_quantity=permit.quantity,
@@ -247,8 +256,8 @@ class Executor:
             timestamp_utc=self._clock.now(),
             event=OrderEvent.REJECTED,
             symbol=permit.symbol,
-            side=permit.side.value,
-            intent=permit.intent.value,
+            side=str(permit.side),
+            intent=str(permit.intent),
             requested_quantity=permit.quantity,
             price=permit.price,
             exchange=self._exchange.name,
@@ -269,8 +278,8 @@ class Executor:
             timestamp_utc=self._clock.now(),
             event=event,
             symbol=permit.symbol,
-            side=permit.side.value,
-            intent=permit.intent.value,
+            side=str(permit.side),
+            intent=str(permit.intent),
             requested_quantity=permit.quantity,
             filled_quantity=state.filled_quantity,
             price=state.average_price if state.average_price is not None else permit.price,

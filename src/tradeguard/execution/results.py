@@ -47,7 +47,7 @@ class OrderSummary:
         return cls(
             exchange_order_id=state.order_id,
             client_order_id=state.client_order_id,
-            status=state.status.value,
+            status=str(state.status),
             requested_quantity=state.requested_quantity,
             filled_quantity=state.filled_quantity,
             average_price=state.average_price,

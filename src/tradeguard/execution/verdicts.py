@@ -78,9 +78,7 @@ def policy_verdict(
     record = PolicyDecisionRecord.from_decision(
         context, decision, timestamp_utc=now, ai_confidence=ai_confidence
     )
-    return Verdict(
-        decision, decision.decision.value, decision.reason_code.value, record, None, codes
-    )
+    return Verdict(decision, str(decision.decision), str(decision.reason_code), record, None, codes)
 
 
 def legacy_verdict(signal: Signal, kill_switch_engaged: bool, minimum: Decimal) -> Verdict:

@@ -11,12 +11,12 @@ kill switch (and resetting the latch) ends it.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Protocol
 
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
+from ..ids import new_correlation_id
 from ..logging import get_logger
 from ..policy import OperatorActionRecord
 from ..ports import LOCKDOWN_ACTOR, LOCKDOWN_STATE, KillSwitchState, is_lockdown
@@ -60,7 +60,7 @@ class LockdownController:
 
     def enter(self, failures: int) -> bool:
         """Enter lockdown after ``failures`` consecutive failures; return True when engaged."""
-        correlation_id = str(uuid.uuid4())
+        correlation_id = new_correlation_id()
         with self._lock:
             try:
                 current = self._breaker.state()

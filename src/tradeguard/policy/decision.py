@@ -34,8 +34,8 @@ class PolicyDecision:
         """Return the decision as a JSON-ready dict."""
         return {
             "decision": self.decision.value,
-            "reason_code": self.reason_code.value,
-            "blocking_gate": None if self.blocking_gate is None else self.blocking_gate.value,
+            "reason_code": str(self.reason_code),
+            "blocking_gate": None if self.blocking_gate is None else str(self.blocking_gate),
             "precedence_rank": self.precedence_rank,
             "is_latched": self.is_latched,
         }
@@ -131,9 +131,9 @@ class PolicyDecisionRecord:
         return {
             "correlation_id": self.correlation_id,
             "timestamp_utc": format_utc(self.timestamp_utc),
-            "policy_decision": self.policy_decision.value,
-            "reason_code": self.reason_code.value,
-            "blocking_gate": None if self.blocking_gate is None else self.blocking_gate.value,
+            "policy_decision": str(self.policy_decision),
+            "reason_code": str(self.reason_code),
+            "blocking_gate": None if self.blocking_gate is None else str(self.blocking_gate),
             "precedence_rank": self.precedence_rank,
             "context_snapshot": dict(self.context_snapshot),
             "ai_confidence": None if self.ai_confidence is None else str(self.ai_confidence),
