@@ -50,7 +50,8 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
-    app.include_router(signals.build_router(container))
+    signal_router, webhook = signals.build_router(container)
+    app.include_router(signal_router)
     app.include_router(operator_routes.build_router(container))
     page = _dashboard_html()
 
@@ -74,6 +75,7 @@ def create_app(container: Container) -> FastAPI:
     async def dashboard() -> HTMLResponse:
         return HTMLResponse(page)
 
+    app.add_middleware(signals.WebhookFastPath, webhook=webhook)
     return app
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
@@ -35,11 +37,12 @@ from .auth import (
     take_passphrase,
 )
 from .batcher import SignalBatcher
-from .errors import ApiError, api_error_from
+from .errors import ApiError, api_error_from, error_body
 
 if TYPE_CHECKING:
     from ..bootstrap import Container
 
+PATH = "/v1/signals"
 MAX_BODY_BYTES = 64 * 1024
 GATE_WORKERS = 8
 """Gate threads of the webhook with a remote exchange (one signal each)."""
@@ -81,20 +84,50 @@ _SIGNAL_BODY_SCHEMA: dict[str, Any] = {
 }
 
 
+class ClientGoneError(Exception):
+    """The client disconnected before its body arrived; nothing is decided, nothing answered."""
+
+
 async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """Read the body, refusing with 413 as soon as it exceeds ``limit`` bytes."""
-    too_large = ApiError(413, ErrorCode.BODY_TOO_LARGE, f"request body is over {limit} bytes")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-        raise too_large
+    _check_declared_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def receive_limited(
+    receive: Receive, declared: str | None, limit: int = MAX_BODY_BYTES
+) -> bytes:
+    """Read an ASGI request body, refusing with 413 as soon as it exceeds ``limit`` bytes."""
+    _check_declared_length(declared, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGoneError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, ErrorCode.BODY_TOO_LARGE, f"request body is over {limit} bytes")
+
+
+def _check_declared_length(declared: str | None, limit: int) -> None:
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise _too_large(limit)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -107,12 +140,14 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _authenticated_payload(container: Container, request: Request, body: bytes) -> dict[str, Any]:
+def _authenticated_payload(
+    container: Container, header: Callable[[str], str | None], body: bytes
+) -> dict[str, Any]:
     settings = container.settings
     now = container.clock.now()
-    signature = request.headers.get(SIGNATURE_HEADER)
+    signature = header(SIGNATURE_HEADER)
     if signature is not None:
-        check_timestamp_header(request.headers.get(TIMESTAMP_HEADER), now)
+        check_timestamp_header(header(TIMESTAMP_HEADER), now)
         check_signature(settings.webhook_secret, body, signature)
         payload = _json_object(body)
         check_body_timestamp(payload, now)
@@ -136,10 +171,109 @@ def result_body(result: Any) -> dict[str, Any]:
     raise TypeError(f"gate result {type(result).__name__} has no to_dict()")
 
 
-def build_router(container: Container) -> APIRouter:
-    """Return the webhook router bound to ``container``.
+Answer = tuple[int, dict[str, Any], dict[str, str] | None]
+"""An HTTP answer: status, JSON body, extra headers."""
 
-    The router owns the gate's thread pool and shuts it down with the application.
+
+class SignalWebhook:
+    """What ``POST /v1/signals`` does, whichever way the request arrives.
+
+    Size → authentication → JSON → signal validation → the gate (through the batcher); every
+    refusal becomes ``(status, {code, message, fields?})``, never an exception.
+    """
+
+    def __init__(self, container: Container, batcher: SignalBatcher[Signal, Any]) -> None:
+        self._container = container
+        self._batcher = batcher
+        self._metrics = container.metrics
+
+    async def answer(
+        self, header: Callable[[str], str | None], read_body: Callable[[], Awaitable[bytes]]
+    ) -> Answer:
+        """Return the answer to one request (``ClientGoneError`` if its client went away)."""
+        started = time.perf_counter()
+        metrics = self._metrics
+        try:
+            body = await read_body()
+            payload = _authenticated_payload(self._container, header, body)
+            signal = parse_signal(payload)
+            result = await self._batcher.submit(signal)
+        except ApiError as exc:
+            metrics.signals.labels(outcome=f"http_{exc.status}").inc()
+            return exc.status, error_body(exc.code, exc.message, exc.fields), exc.headers
+        except TradeGuardError as exc:
+            api = api_error_from(exc)
+            metrics.signals.labels(outcome=f"http_{api.status}").inc()
+            _log.warning("signal_refused_at_webhook", code=exc.code, status=api.status)
+            return api.status, error_body(api.code, api.message, api.fields), None
+        answer = result_body(result)
+        metrics.decision_latency.observe(time.perf_counter() - started)
+        metrics.signals.labels(outcome=str(answer.get("outcome", "answered"))).inc()
+        decision = answer.get("decision")
+        if decision is not None:
+            metrics.record_decision(str(decision), str(answer.get("reason_code")), "signal")
+        return 200, answer, None
+
+
+def _json_bytes(content: dict[str, Any]) -> bytes:
+    # Byte for byte what starlette's JSONResponse renders.
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+class WebhookFastPath:
+    """ASGI middleware answering ``POST /v1/signals`` without the framework's routing.
+
+    The webhook is the hot path: FastAPI's routing, dependency solving and response classes
+    cost more event-loop time per request than the rest of the request together. This layer
+    answers the webhook straight from ASGI with the same :class:`SignalWebhook` the declared
+    route uses (so the OpenAPI document still describes it), and passes every other request on.
+    """
+
+    def __init__(self, app: ASGIApp, webhook: SignalWebhook) -> None:
+        self._app = app
+        self._webhook = webhook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:  # the first of repeated headers, as starlette
+            headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+
+        def header(name: str) -> str | None:
+            return headers.get(name.lower())
+
+        try:
+            status, content, extra = await self._webhook.answer(
+                header, lambda: receive_limited(receive, headers.get("content-length"))
+            )
+        except ClientGoneError:
+            return
+        except Exception as exc:  # as the app's last-resort handler: a 500, nothing executed
+            _log.error("api_unexpected_error", code=ErrorCode.INTERNAL_ERROR, error=repr(exc))
+            status, extra = 500, None
+            content = error_body(ErrorCode.INTERNAL_ERROR, "unexpected error; nothing was executed")
+        body = _json_bytes(content)
+        raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+        if extra:
+            raw_headers += [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()
+            ]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def build_router(container: Container) -> tuple[APIRouter, SignalWebhook]:
+    """Return the webhook router bound to ``container`` and the webhook it serves.
+
+    The router owns the gate's thread pool and shuts it down with the application. Install
+    :class:`WebhookFastPath` with the returned webhook to answer requests without routing.
     """
     settings = container.settings
     paper = settings.exchange == "paper" and settings.paper_latency_ms == 0
@@ -149,11 +283,11 @@ def build_router(container: Container) -> APIRouter:
         max_batch=PAPER_MAX_BATCH if paper else 1,
         name="tradeguard-gate",
     )
+    webhook = SignalWebhook(container, batcher)
     router = APIRouter(on_shutdown=[batcher.close])
-    metrics = container.metrics
 
     @router.post(
-        "/v1/signals",
+        PATH,
         tags=["signals"],
         summary="Submit a trade signal through the gate",
         responses=_RESPONSES,
@@ -164,30 +298,16 @@ def build_router(container: Container) -> APIRouter:
             }
         },
     )
-    async def submit_signal(request: Request) -> JSONResponse:
-        started = time.perf_counter()
+    async def submit_signal(request: Request) -> Response:
         try:
-            body = await read_limited(request)
-            payload = _authenticated_payload(container, request, body)
-            signal = parse_signal(payload)
-            result = await batcher.submit(signal)
-        except ApiError as exc:
-            metrics.signals.labels(outcome=f"http_{exc.status}").inc()
-            raise
-        except TradeGuardError as exc:
-            api = api_error_from(exc)
-            metrics.signals.labels(outcome=f"http_{api.status}").inc()
-            _log.warning("signal_refused_at_webhook", code=exc.code, status=api.status)
-            raise api from exc
-        answer = result_body(result)
-        metrics.decision_latency.observe(time.perf_counter() - started)
-        metrics.signals.labels(outcome=str(answer.get("outcome", "answered"))).inc()
-        decision = answer.get("decision")
-        if decision is not None:
-            metrics.record_decision(str(decision), str(answer.get("reason_code")), "signal")
-        return JSONResponse(answer)
+            status, content, extra = await webhook.answer(
+                request.headers.get, lambda: read_limited(request)
+            )
+        except ClientGoneError:
+            return Response(status_code=400)
+        return JSONResponse(content, status, headers=extra)
 
-    return router
+    return router, webhook
 
 
 __all__ = [
@@ -195,7 +315,11 @@ __all__ = [
     "MAX_BODY_BYTES",
     "PAPER_GATE_WORKERS",
     "PAPER_MAX_BATCH",
+    "ClientGoneError",
+    "SignalWebhook",
+    "WebhookFastPath",
     "build_router",
     "read_limited",
+    "receive_limited",
     "result_body",
 ]
