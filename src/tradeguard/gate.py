@@ -21,6 +21,7 @@ before the order, carries ``decision=BYPASSED`` and ``policy_bypassed=true``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from .execution.permits import Permit, PermitAuthority
 from .execution.positions import PositionBook, Reservation
 from .execution.replay import first_result
 from .execution.results import ExecutionReport, OrderSummary, SignalOutcome, SignalResult
+from .execution.steps import WriteSteps, adrive, drive
 from .execution.verdicts import (
     NOT_EVALUATED,
     Verdict,
@@ -175,24 +177,45 @@ class Gate:
         nothing is sent. A ``signal_id`` that repeats within the batch, or that another
         submission is deciding right now, is submitted on its own after the batch.
         """
-        outcomes: list[SignalResult | Exception | None] = [None] * len(signals)
-        later: list[int] = []
-        claimed: list[str] = []
-        try:
-            prepared = self._prepare_batch(signals, outcomes, later, claimed)
-            self._write_batch(prepared, outcomes)
-        finally:
-            for signal_id in claimed:
-                self._release_claim(signal_id)
+        outcomes, later = drive(self._batch_steps(signals), self._audit.record_many)
         for index in later:
             try:
                 outcomes[index] = self.submit(signals[index])
             except Exception as exc:  # the caller maps it, as it would submit's
                 outcomes[index] = exc
-        return [
-            AuditUnavailableError(ErrorCode.AUD_006, "no answer") if o is None else o
-            for o in outcomes
-        ]
+        return _answered(outcomes)
+
+    async def asubmit_many(
+        self, signals: Sequence[Signal | Mapping[str, Any]]
+    ) -> list[SignalResult | Exception]:
+        """:meth:`submit_many` for an event loop: it awaits the durable writes.
+
+        The decisions, the orders (in-process: see :attr:`batches_orders`) and everything
+        between the two writes run on the loop; while the rows become durable the loop serves
+        other requests, and batches decided meanwhile share the next commit. A signal that
+        must wait for another submission of its ``signal_id`` is submitted on a thread.
+        """
+        outcomes, later = await adrive(self._batch_steps(signals), self._audit.arecord_many)
+        for index in later:
+            try:
+                outcomes[index] = await asyncio.to_thread(self.submit, signals[index])
+            except Exception as exc:  # the caller maps it, as it would submit's
+                outcomes[index] = exc
+        return _answered(outcomes)
+
+    def _batch_steps(
+        self, signals: Sequence[Signal | Mapping[str, Any]]
+    ) -> WriteSteps[tuple[list[SignalResult | Exception | None], list[int]]]:
+        outcomes: list[SignalResult | Exception | None] = [None] * len(signals)
+        later: list[int] = []
+        claimed: list[str] = []
+        try:
+            prepared = self._prepare_batch(signals, outcomes, later, claimed)
+            yield from self._write_batch(prepared, outcomes)
+        finally:
+            for signal_id in claimed:
+                self._release_claim(signal_id)
+        return outcomes, later
 
     def _prepare_batch(
         self,
@@ -223,15 +246,17 @@ class Gate:
         self,
         prepared: list[tuple[int, _Prepared]],
         outcomes: list[SignalResult | Exception | None],
-    ) -> None:
+    ) -> WriteSteps[None]:
         if not prepared:
             return
+        records = [record for _, p in prepared for record in p.records]
         try:
-            seqs = self._write([record for _, p in prepared for record in p.records])
-        except AuditUnavailableError as exc:
+            seqs = yield records
+        except Exception as exc:
+            failure = self._write_failed(records, exc)
             for index, p in prepared:
                 self._positions.release(p.reservation)
-                outcomes[index] = exc
+                outcomes[index] = failure
             return
         steps: list[tuple[int, _Prepared, Permit, tuple[str, ...]]] = []
         offset = 0
@@ -248,7 +273,7 @@ class Gate:
             else:
                 steps.append((index, p, *step))
         halted = any(p.verdict.decision.decision is Decision.HALT for _, p in prepared)
-        self._execute_batch(steps, outcomes, halted=halted)
+        yield from self._execute_batch(steps, outcomes, halted=halted)
 
     def _execute_batch(
         self,
@@ -256,10 +281,10 @@ class Gate:
         outcomes: list[SignalResult | Exception | None],
         *,
         halted: bool,
-    ) -> None:
+    ) -> WriteSteps[None]:
         if not steps:
             return
-        reports = self._executor.execute_many(
+        reports = yield from self._executor.execute_many_steps(
             [(permit, p.reservation) for _, p, permit, _ in steps]
         )
         for (index, p, _, codes), report in zip(steps, reports, strict=True):
@@ -508,22 +533,22 @@ class Gate:
     def _write(self, records: list[AuditRecord]) -> list[int]:
         try:
             return self._audit.record_many(records)
-        except AuditUnavailableError as exc:
-            _log.error(
-                "audit_unavailable",
-                code=ErrorCode.AUD_006.value,
-                correlation_id=records[0].correlation_id,
-                error=exc.message,
-            )
-            raise
-        except Exception as exc:  # any store failure: fail closed, nothing is sent
-            _log.error(
-                "audit_unavailable",
-                code=ErrorCode.AUD_006.value,
-                correlation_id=records[0].correlation_id,
-                error=str(exc),
-            )
-            raise AuditUnavailableError(ErrorCode.AUD_006, f"cannot record: {exc}") from exc
+        except Exception as exc:
+            raise self._write_failed(records, exc) from exc
+
+    @staticmethod
+    def _write_failed(records: list[AuditRecord], exc: Exception) -> AuditUnavailableError:
+        # Any store failure: fail closed, nothing is sent. Logged once, here.
+        message = exc.message if isinstance(exc, AuditUnavailableError) else str(exc)
+        _log.error(
+            "audit_unavailable",
+            code=ErrorCode.AUD_006.value,
+            correlation_id=records[0].correlation_id,
+            error=message,
+        )
+        if isinstance(exc, AuditUnavailableError):
+            return exc
+        return AuditUnavailableError(ErrorCode.AUD_006, f"cannot record: {exc}")
 
     # --- execution -------------------------------------------------------------------------
 
@@ -606,6 +631,12 @@ class Gate:
             correlation_id=correlation_id,
             legacy_min_confidence=str(self._legacy_min),
         )
+
+
+def _answered(outcomes: list[SignalResult | Exception | None]) -> list[SignalResult | Exception]:
+    return [
+        AuditUnavailableError(ErrorCode.AUD_006, "no answer") if o is None else o for o in outcomes
+    ]
 
 
 __all__ = ["NOT_EVALUATED", "ContextBuilder", "Gate", "Handler", "SignalDispatcher"]

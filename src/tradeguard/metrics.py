@@ -129,6 +129,14 @@ class MeteredAuditStore:
         """Append several rows in one transaction (timed)."""
         return self._timed(lambda: self.inner.record_many(records))
 
+    async def arecord_many(self, records: list[AuditRecord]) -> list[int]:
+        """Append several rows in one transaction, awaited on the event loop (timed)."""
+        started = time.perf_counter()
+        try:
+            return await self.inner.arecord_many(records)
+        finally:
+            self._histogram.observe(time.perf_counter() - started)
+
     def find_signal(self, signal_id: str) -> dict[str, Any] | None:
         """Return the first row of ``signal_id``."""
         return self.inner.find_signal(signal_id)

@@ -272,6 +272,15 @@ class AuditStore(Protocol):
         """Append several rows in one durable transaction; return their seqs in order."""
         ...
 
+    async def arecord_many(
+        self,
+        records: list[
+            PolicyDecisionRecord | SignalRecord | OrderEventRecord | OperatorActionRecord
+        ],
+    ) -> list[int]:
+        """``record_many`` for an event loop: awaits the durable commit without blocking it."""
+        ...
+
     def find_signal(self, signal_id: str) -> dict[str, Any] | None:
         """Return the first ``signal_audit`` row of ``signal_id`` (as stored), or None."""
         ...

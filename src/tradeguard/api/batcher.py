@@ -1,51 +1,69 @@
-"""Coalesce the webhook's signals into batches for ``Gate.submit_many``.
+"""Coalesce the webhook's signals into batches for ``Gate.submit_many``/``asubmit_many``.
 
-Every request handing its signal to a gate thread costs a thread hand-off, a GIL hand-off and
-a durable commit of its own (group commit merges commits, not hand-offs). The batcher lives
-on the event loop: a signal that arrives while all ``workers`` batches are in flight waits in
-a list; when a batch finishes, the waiting signals leave together, up to ``max_batch``, in
-one hand-off and one durable write of all their decisions. Under light load every batch holds
-one signal, so nothing waits for company.
+A signal that arrives while all ``workers`` batches are in flight waits in a list; when a
+batch finishes, the waiting signals leave together, up to ``max_batch``, with one durable
+write of all their decisions. Under light load every batch holds one signal, so nothing waits
+for company.
 
-Orders of a batch are placed one after the other, so batches are only worth it when placing
-an order is an in-process call (the paper exchange); for a remote exchange the webhook uses
-``max_batch=1`` and more workers, which keeps the orders of concurrent signals concurrent.
+Two ways to run a batch:
+
+- ``asubmit_many`` (the paper exchange, where placing an order is an in-process call): the
+  batch is a task on the event loop that awaits its durable writes. No thread hand-off, no
+  GIL hand-off; while one batch's rows become durable the loop reads the next requests.
+- ``submit_many`` (a remote exchange): the blocking gate runs on ``workers`` threads
+  (:class:`~.runner.GateRunner`), one signal per batch (``max_batch=1``), so the orders of
+  concurrent signals still go out concurrently and a slow exchange never stalls the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from ..logging import get_logger
 from .runner import GateRunner
 
 S = TypeVar("S")
 R = TypeVar("R")
 
 SubmitMany = Callable[[Sequence[S]], list[R | Exception]]
+AsyncSubmitMany = Callable[[Sequence[S]], Awaitable[list[R | Exception]]]
+
+_log = get_logger("tradeguard.api.batcher")
 
 
 class SignalBatcher(Generic[S, R]):
-    """Run ``submit_many`` on batches of the signals that arrive together.
+    """Run batches of the signals that arrive together.
 
     Args:
-        submit_many: The gate's batch entry point; one answer or exception per signal.
-        workers: Batches in flight at once (threads).
+        submit_many: The gate's blocking batch entry point (run on threads), or None.
+        asubmit_many: The gate's event-loop batch entry point, or None; exactly one is given.
+        workers: Batches in flight at once.
         max_batch: Most signals in one batch.
         name: Thread name prefix.
     """
 
     def __init__(
-        self, submit_many: SubmitMany[S, R], *, workers: int, max_batch: int, name: str
+        self,
+        submit_many: SubmitMany[S, R] | None = None,
+        *,
+        asubmit_many: AsyncSubmitMany[S, R] | None = None,
+        workers: int,
+        max_batch: int,
+        name: str,
     ) -> None:
-        self._runner: GateRunner[Sequence[S], list[R | Exception]] = GateRunner(
-            submit_many, workers=workers, name=name
+        if (submit_many is None) == (asubmit_many is None):
+            raise ValueError("give exactly one of submit_many and asubmit_many")
+        self._runner: GateRunner[Sequence[S], list[R | Exception]] | None = (
+            GateRunner(submit_many, workers=workers, name=name) if submit_many else None
         )
+        self._asubmit_many = asubmit_many
         self._workers = workers
         self._max_batch = max(1, max_batch)
         self._waiting: list[tuple[S, asyncio.Future[R]]] = []
         self._in_flight = 0
+        self._tasks: set[asyncio.Task[list[R | Exception]]] = set()
 
     async def submit(self, signal: S) -> R:
         """Return the gate's answer for ``signal`` (raise what the gate raised for it)."""
@@ -56,15 +74,27 @@ class SignalBatcher(Generic[S, R]):
         return await future
 
     def close(self) -> None:
-        """Finish the batches in flight and stop the threads."""
-        self._runner.close()
+        """Finish the batches in flight on threads and stop the threads."""
+        if self._runner is not None:
+            self._runner.close()
 
     def _send(self) -> None:
         batch = self._waiting[: self._max_batch]
         del self._waiting[: self._max_batch]
         self._in_flight += 1
-        job = self._runner.run([signal for signal, _ in batch])
-        job.add_done_callback(lambda done: self._settle(batch, done))
+        signals = [signal for signal, _ in batch]
+        if self._asubmit_many is not None:
+            task = asyncio.get_running_loop().create_task(self._run(self._asubmit_many, signals))
+            self._tasks.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda done: self._settle(batch, done))
+        elif self._runner is not None:
+            job = self._runner.run(signals)
+            job.add_done_callback(lambda done: self._settle(batch, done))
+
+    @staticmethod
+    async def _run(call: AsyncSubmitMany[S, R], signals: list[S]) -> list[R | Exception]:
+        return await call(signals)
 
     def _settle(
         self,
@@ -77,6 +107,8 @@ class SignalBatcher(Generic[S, R]):
         )
         answers: list[R | BaseException] = list(done.result()) if error is None else []
         if len(answers) != len(batch):  # never leave a request waiting for an answer
+            if error is not None and not isinstance(error, asyncio.CancelledError):
+                _log.error("gate_batch_failed", error=repr(error), signals=len(batch))
             error = error or RuntimeError(f"{len(answers)} answers for {len(batch)} signals")
             answers = [error] * len(batch)
         for (_, future), answer in zip(batch, answers, strict=True):
@@ -90,4 +122,4 @@ class SignalBatcher(Generic[S, R]):
             self._send()
 
 
-__all__ = ["SignalBatcher", "SubmitMany"]
+__all__ = ["AsyncSubmitMany", "SignalBatcher", "SubmitMany"]

@@ -275,13 +275,18 @@ def build_router(container: Container) -> tuple[APIRouter, SignalWebhook]:
     The router owns the gate's thread pool and shuts it down with the application. Install
     :class:`WebhookFastPath` with the returned webhook to answer requests without routing.
     """
-    settings = container.settings
-    paper = settings.exchange == "paper" and settings.paper_latency_ms == 0
-    batcher: SignalBatcher[Signal, Any] = SignalBatcher(
-        container.gate.submit_many,
-        workers=PAPER_GATE_WORKERS if paper else GATE_WORKERS,
-        max_batch=PAPER_MAX_BATCH if paper else 1,
-        name="tradeguard-gate",
+    gate = container.gate
+    batcher: SignalBatcher[Signal, Any] = (
+        SignalBatcher(
+            asubmit_many=gate.asubmit_many,
+            workers=PAPER_GATE_WORKERS,
+            max_batch=PAPER_MAX_BATCH,
+            name="tradeguard-gate",
+        )
+        if gate.batches_orders
+        else SignalBatcher(
+            gate.submit_many, workers=GATE_WORKERS, max_batch=1, name="tradeguard-gate"
+        )
     )
     webhook = SignalWebhook(container, batcher)
     router = APIRouter(on_shutdown=[batcher.close])

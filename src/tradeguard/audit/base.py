@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -91,6 +91,11 @@ class ChainStoreBase:
     def _submit(self, rows: list[PreparedRow], control: ControlWrite | None) -> Pending:
         raise NotImplementedError
 
+    def _asubmit(
+        self, rows: list[PreparedRow], control: ControlWrite | None
+    ) -> Coroutine[Any, Any, Pending]:
+        raise NotImplementedError
+
     def _links(self, table: AuditTable) -> Iterator[StoredLink]:
         raise NotImplementedError
 
@@ -109,6 +114,10 @@ class ChainStoreBase:
         raise NotImplementedError
 
     def _head_raw(self, table: AuditTable) -> tuple[int, str] | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release connections."""
         raise NotImplementedError
 
     # -- appends ----------------------------------------------------------------------------
@@ -137,6 +146,32 @@ class ChainStoreBase:
         if not records:
             return []
         return self._submit([prepare(record) for record in records], None).seqs
+
+    # -- appends from asyncio tasks ---------------------------------------------------------
+    # The same writer, chain and errors as the calls above; the canonical JSON is prepared in
+    # the calling task and the event loop never blocks while the commit is in flight.
+
+    async def arecord_decision(self, record: AuditRecord) -> int:
+        """Append a decision row; return its seq once durable (awaitable)."""
+        return (await self._asubmit([prepare(record)], None)).seqs[0]
+
+    async def arecord_signal(self, record: AuditRecord) -> int:
+        """Append a signal row; return its seq once durable (awaitable)."""
+        return (await self._asubmit([prepare(record)], None)).seqs[0]
+
+    async def arecord_order_event(self, record: AuditRecord) -> int:
+        """Append an order event row; return its seq once durable (awaitable)."""
+        return (await self._asubmit([prepare(record)], None)).seqs[0]
+
+    async def arecord_operator_action(self, record: AuditRecord) -> int:
+        """Append an operator action row; return its seq once durable (awaitable)."""
+        return (await self._asubmit([prepare(record)], None)).seqs[0]
+
+    async def arecord_many(self, records: Sequence[AuditRecord]) -> list[int]:
+        """Append several rows in one durable transaction; return their seqs (awaitable)."""
+        if not records:
+            return []
+        return (await self._asubmit([prepare(record) for record in records], None)).seqs
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -78,7 +78,8 @@ def canonical_json(value: object) -> str:
     """
     try:
         text = _dumps(value)
-        text.encode("utf-8")
+        if not text.isascii():  # O(1) in CPython; only other text can hold a lone surrogate
+            text.encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError: ValueError
         raise InvalidInputError(
             ErrorCode.INPUT_INVALID_VALUE, f"record cannot be written as canonical JSON: {exc}"

@@ -57,6 +57,10 @@ class MemoryAuditStore(ChainStoreBase):
                 self._cache.put(control.key, version, control.value)
         return pending
 
+    async def _asubmit(self, rows: list[PreparedRow], control: ControlWrite | None) -> Pending:
+        # Nothing to wait for in memory: the append is complete when ``_submit`` returns.
+        return self._submit(rows, control)
+
     def _snapshot(self, table: AuditTable) -> list[LinkedRow]:
         with self._lock:
             return list(self._chains[table])

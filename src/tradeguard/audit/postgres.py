@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import psycopg
@@ -93,6 +93,11 @@ class PostgresAuditStore(SqlChainStore):
 
     def _submit(self, rows: list[Any], control: ControlWrite | None) -> Pending:
         return self._writer.submit(rows, control)
+
+    def _asubmit(
+        self, rows: list[Any], control: ControlWrite | None
+    ) -> Coroutine[Any, Any, Pending]:
+        return self._writer.asubmit(rows, control)
 
     def _commit(self, batch: list[Pending]) -> None:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,11 @@ class SqliteAuditStore(SqlChainStore):
 
     def _submit(self, rows: list[Any], control: ControlWrite | None) -> Pending:
         return self._writer.submit(rows, control)
+
+    def _asubmit(
+        self, rows: list[Any], control: ControlWrite | None
+    ) -> Coroutine[Any, Any, Pending]:
+        return self._writer.asubmit(rows, control)
 
     def _commit(self, batch: list[Pending]) -> None:
         conn = self._write_conn

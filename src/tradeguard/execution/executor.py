@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..audit.records import OrderEvent, OrderEventRecord
+from ..audit.records import AuditRecord, OrderEvent, OrderEventRecord
 from ..codes import ErrorCode
 from ..errors import ExchangeRejectedError, PermitError, TradeGuardError
 from ..logging import get_logger
@@ -27,6 +27,7 @@ from .permits import Permit, PermitAuthority
 from .positions import PositionBook, Reservation
 from .reconciliation import ReconciliationJob, ReconciliationTracker, needs_reconciliation
 from .results import ExecutionReport, OrderSummary, SignalOutcome
+from .steps import WriteSteps, drive
 
 _log = get_logger("tradeguard.executor")
 
@@ -133,6 +134,16 @@ class Executor:
         reconciliation started, as for a single order. CANCEL and STOP_UPDATE permits are
         carried out on their own. An invalid permit's entry is its ``PermitError``.
         """
+        return drive(self.execute_many_steps(items), self._audit.record_many)
+
+    def execute_many_steps(
+        self, items: Sequence[tuple[Permit, Reservation | None]]
+    ) -> WriteSteps[list[ExecutionReport | PermitError]]:
+        """:meth:`execute_many` as steps: it yields the order events for its caller to write.
+
+        The caller writes them durably (``drive`` or ``adrive``) and sends back their seqs or
+        throws the failure in; a failure is logged (the orders already left), never raised.
+        """
         answers: list[ExecutionReport | PermitError | None] = [None] * len(items)
         sent: list[tuple[int, _Sent]] = []
         for index, (given, reservation) in enumerate(items):
@@ -145,7 +156,12 @@ class Executor:
                 answers[index] = self._execute_redeemed(permit, reservation)
             else:
                 sent.append((index, self._send(permit, reservation)))
-        self._record([record for _, item in sent for record in item.records])
+        records: list[AuditRecord] = [record for _, item in sent for record in item.records]
+        if records:
+            try:
+                yield records
+            except Exception as exc:  # the orders already left: logged, the health turns RED
+                self._record_failed(records, exc)
         for index, item in sent:
             answers[index] = self._after(item)
         return [answer if answer is not None else _invalid_answer() for answer in answers]
@@ -297,12 +313,16 @@ class Executor:
         try:
             self._audit.record_many(list(records))
         except Exception as exc:
-            _log.error(
-                "order_audit_failed",
-                code=ErrorCode.AUD_006.value,
-                correlation_id=records[0].correlation_id if records else None,
-                error=str(exc),
-            )
+            self._record_failed(records, exc)
+
+    @staticmethod
+    def _record_failed(records: Sequence[AuditRecord], exc: Exception) -> None:
+        _log.error(
+            "order_audit_failed",
+            code=ErrorCode.AUD_006.value,
+            correlation_id=records[0].correlation_id if records else None,
+            error=str(exc),
+        )
 
     # --- cancels ---------------------------------------------------------------------------
 
