@@ -51,6 +51,7 @@ from tradeguard.audit.chain import PreparedRow, prepare
 from tradeguard.audit.records import AuditRecord
 from tradeguard.audit.writer import GroupCommitWriter, Pending
 from tradeguard.codes import PolicyReasonCode
+from tradeguard.ids import new_correlation_id
 from tradeguard.policy import Decision, PolicyDecisionRecord
 
 from .common import percentile, write_result
@@ -67,7 +68,8 @@ TARGETS = {
 
 
 def _record(i: int) -> PolicyDecisionRecord:
-    cid = str(uuid.uuid4())
+    # The correlation id the gate gives every decision (time-ordered UUIDv7, see ids.py).
+    cid = new_correlation_id()
     return PolicyDecisionRecord(
         correlation_id=cid,
         timestamp_utc=datetime.now(UTC),

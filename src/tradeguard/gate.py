@@ -224,7 +224,7 @@ class Gate:
         later: list[int],
         claimed: list[str],
     ) -> list[tuple[int, _Prepared]]:
-        prepared: list[tuple[int, _Prepared]] = []
+        received: list[tuple[int, Signal, str]] = []
         for index, raw in enumerate(signals):
             try:
                 signal = parse_signal(raw)
@@ -232,8 +232,21 @@ class Gate:
                     later.append(index)
                     continue
                 claimed.append(signal.signal_id)
-                correlation_id = self._received(signal)
-                first = self._find(signal.signal_id)
+                received.append((index, signal, self._received(signal)))
+            except Exception as exc:  # this signal's answer; the others go on
+                outcomes[index] = exc
+        if not received:
+            return []
+        try:  # the idempotency check of the whole batch: one query
+            firsts = self._find_many([signal.signal_id for _, signal, _ in received])
+        except AuditUnavailableError as exc:
+            for index, _, _ in received:
+                outcomes[index] = exc
+            return []
+        prepared: list[tuple[int, _Prepared]] = []
+        for index, signal, correlation_id in received:
+            try:
+                first = firsts.get(signal.signal_id)
                 if first is not None:
                     outcomes[index] = self._repeat(signal, first, correlation_id)
                 else:
@@ -338,6 +351,16 @@ class Gate:
         held = self._inflight.pop(signal_id, None)
         if held is not None:
             held.release()
+
+    def _find_many(self, signal_ids: list[str]) -> dict[str, dict[str, Any]]:
+        try:
+            return self._audit.find_signals(signal_ids)
+        except AuditUnavailableError:
+            raise
+        except Exception as exc:  # any store failure: fail closed, nothing is sent
+            raise AuditUnavailableError(
+                ErrorCode.AUD_006, f"cannot read signal_audit: {exc}"
+            ) from exc
 
     def _find(self, signal_id: str) -> dict[str, Any] | None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -140,6 +140,10 @@ class MeteredAuditStore:
     def find_signal(self, signal_id: str) -> dict[str, Any] | None:
         """Return the first row of ``signal_id``."""
         return self.inner.find_signal(signal_id)
+
+    def find_signals(self, signal_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Return the first row of each of ``signal_ids`` that has one."""
+        return self.inner.find_signals(signal_ids)
 
     def rows(self, table: AuditTable, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Yield stored rows."""

@@ -6,7 +6,7 @@ Every port has a real adapter and an in-memory twin. The policy core's own ports
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -283,6 +283,10 @@ class AuditStore(Protocol):
 
     def find_signal(self, signal_id: str) -> dict[str, Any] | None:
         """Return the first ``signal_audit`` row of ``signal_id`` (as stored), or None."""
+        ...
+
+    def find_signals(self, signal_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Return the first ``signal_audit`` row of each of ``signal_ids`` that has one."""
         ...
 
     def rows(

@@ -180,6 +180,25 @@ class ChainStoreBase:
         raw = self._find_signal_raw(signal_id)
         return None if raw is None else stored_row(AuditTable.SIGNAL, *raw)
 
+    def find_signals(self, signal_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Return the first ``signal_audit`` row of each of ``signal_ids`` that has one.
+
+        One query for a batch (the gate's idempotency check), where ``find_signal`` per id
+        would cost a query, and with PostgreSQL a round trip, each.
+        """
+        if not signal_ids:
+            return {}
+        found = self._find_signals_raw(list(dict.fromkeys(signal_ids)))
+        return {key: stored_row(AuditTable.SIGNAL, *raw) for key, raw in found.items()}
+
+    def _find_signals_raw(self, signal_ids: list[str]) -> dict[str, RawRow]:
+        found: dict[str, RawRow] = {}
+        for signal_id in signal_ids:
+            raw = self._find_signal_raw(signal_id)
+            if raw is not None:
+                found[signal_id] = raw
+        return found
+
     def rows(
         self,
         table: AuditTable,

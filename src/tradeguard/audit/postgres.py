@@ -245,6 +245,17 @@ class PostgresAuditStore(SqlChainStore):
         )
         return (int(rows[0][0]), rows[0][1], rows[0][2], rows[0][3]) if rows else None
 
+    def _find_signals_raw(self, signal_ids: list[str]) -> dict[str, RawRow]:
+        rows = self._query(
+            "SELECT signal_id, seq, prev_hash, row_hash, canonical_json FROM signal_audit "
+            "WHERE signal_id = ANY(%s) ORDER BY seq",
+            (signal_ids,),
+        )
+        found: dict[str, RawRow] = {}
+        for signal_id, seq, prev_hash, row_hash, canonical in rows:
+            found.setdefault(signal_id, (int(seq), prev_hash, row_hash, canonical))
+        return found
+
     def _head_raw(self, table: AuditTable) -> tuple[int, str] | None:
         rows = self._query(f"SELECT seq, row_hash FROM {table.value} ORDER BY seq DESC LIMIT 1")
         return (int(rows[0][0]), rows[0][1]) if rows else None

@@ -44,6 +44,7 @@ _LINKS_SQL = (
 )
 WRITER_CACHE_KIB = 32_768
 _CHUNK = 2000
+_IN_CHUNK = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 _UPSERT_CONTROL = (
     "INSERT INTO control_state (key, value, version, updated_at) VALUES (?, ?, 1, ?) "
     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
@@ -270,6 +271,19 @@ class SqliteAuditStore(SqlChainStore):
             (signal_id,),
         )
         return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
+
+    def _find_signals_raw(self, signal_ids: list[str]) -> dict[str, RawRow]:
+        found: dict[str, RawRow] = {}
+        for start in range(0, len(signal_ids), _IN_CHUNK):
+            part = signal_ids[start : start + _IN_CHUNK]
+            rows = self._query(
+                "SELECT signal_id, seq, prev_hash, row_hash, canonical_json FROM signal_audit "
+                f"WHERE signal_id IN ({','.join('?' * len(part))}) ORDER BY seq",
+                tuple(part),
+            )
+            for signal_id, seq, prev_hash, row_hash, canonical in rows:
+                found.setdefault(signal_id, (seq, prev_hash, row_hash, canonical))
+        return found
 
     def _head_raw(self, table: AuditTable) -> tuple[int, str] | None:
         rows = self._query(f"SELECT seq, row_hash FROM {table.value} ORDER BY seq DESC LIMIT 1")
