@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 
 from .audit.records import AuditRecord
 from .codes import ErrorCode
-from .errors import AuditUnavailableError, PermitError
+from .errors import AuditUnavailableError, PermitError, TradeGuardError
 from .execution.dispatcher import Handler, SignalDispatcher
 from .execution.executor import Executor
 from .execution.permits import Permit, PermitAuthority
@@ -211,7 +211,7 @@ class Gate:
         claimed: list[str] = []
         try:
             prepared = self._prepare_batch(signals, outcomes, later, claimed)
-            yield from self._write_batch(prepared, outcomes)
+            yield from self._write_batch(prepared, outcomes, later)
         finally:
             for signal_id in claimed:
                 self._release_claim(signal_id)
@@ -259,6 +259,7 @@ class Gate:
         self,
         prepared: list[tuple[int, _Prepared]],
         outcomes: list[SignalResult | Exception | None],
+        later: list[int],
     ) -> WriteSteps[None]:
         if not prepared:
             return
@@ -266,9 +267,16 @@ class Gate:
         try:
             seqs = yield records
         except Exception as exc:
-            failure = self._write_failed(records, exc)
-            for index, p in prepared:
+            for _, p in prepared:
                 self._positions.release(p.reservation)
+            if _decided_elsewhere(exc):
+                # Another process recorded one of these signal_ids first (the store's unique
+                # index refused the whole write, so nothing was written or sent): each signal
+                # goes again on its own, and the one that lost the race is answered as a repeat.
+                later.extend(index for index, _ in prepared)
+                return
+            failure = self._write_failed(records, exc)
+            for index, _ in prepared:
                 outcomes[index] = failure
             return
         steps: list[tuple[int, _Prepared, Permit, tuple[str, ...]]] = []
@@ -404,11 +412,30 @@ class Gate:
     def _decide(self, signal: Signal, correlation_id: str) -> SignalResult:
         prepared = self._prepare(signal, correlation_id)
         try:
-            seqs = self._write(prepared.records)
-        except AuditUnavailableError:
+            seqs = self._audit.record_many(prepared.records)
+        except Exception as exc:
             self._positions.release(prepared.reservation)
-            raise
+            if _decided_elsewhere(exc):
+                return self._lost_race(signal, correlation_id)
+            raise self._write_failed(prepared.records, exc) from exc
         return self._finish(prepared, seqs)
+
+    def _lost_race(self, signal: Signal, correlation_id: str) -> SignalResult:
+        # Another process or instance recorded this signal_id's first row between our check
+        # and our write; nothing of ours was written or sent. Answer as any repeat is answered.
+        _log.warning(
+            "signal_decided_elsewhere",
+            code=ErrorCode.SIGNAL_DUPLICATE.value,
+            correlation_id=correlation_id,
+            signal_id=signal.signal_id,
+        )
+        first = self._find(signal.signal_id)
+        if first is None:
+            raise AuditUnavailableError(
+                ErrorCode.AUD_006,
+                "the signal_id was recorded by another submission but its row is not readable",
+            )
+        return self._repeat(signal, first, correlation_id)
 
     def _prepare(self, signal: Signal, correlation_id: str) -> _Prepared:
         # Everything up to the durable write: verdict, intent check (with its reservation)
@@ -654,6 +681,11 @@ class Gate:
             correlation_id=correlation_id,
             legacy_min_confidence=str(self._legacy_min),
         )
+
+
+def _decided_elsewhere(exc: BaseException) -> bool:
+    # The audit store's one-first-row-per-signal_id index refused a write.
+    return isinstance(exc, TradeGuardError) and exc.code == ErrorCode.SIGNAL_DUPLICATE
 
 
 def _answered(outcomes: list[SignalResult | Exception | None]) -> list[SignalResult | Exception]:

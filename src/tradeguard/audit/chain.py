@@ -7,7 +7,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ..codes import ErrorCode
 from ..errors import AuditTamperError, InvalidInputError
@@ -215,6 +215,26 @@ def tamper_code(message: str) -> ErrorCode | None:
     return None
 
 
+FIRST_SIGNAL_ROW: Final = "reason_code NOT IN ('SIGNAL_DUPLICATE', 'SIGNAL_REPLAYED')"
+"""The rows of ``signal_audit`` that are a signal's first (migration 0002's unique index)."""
+
+_FIRST_SIGNAL_VIOLATIONS: Final = (
+    "signal_audit_first_signal_id_idx",  # PostgreSQL names the index
+    "UNIQUE constraint failed: signal_audit.signal_id",  # SQLite names the column
+)
+
+
+def duplicate_signal_error(exc: BaseException) -> InvalidInputError | None:
+    """Translate a violation of the one-first-row-per-signal_id index (SIGNAL_DUPLICATE)."""
+    text = str(exc)
+    if not any(marker in text for marker in _FIRST_SIGNAL_VIOLATIONS):
+        return None
+    return InvalidInputError(
+        ErrorCode.SIGNAL_DUPLICATE,
+        "another submission recorded this signal_id first; nothing of this one was written",
+    )
+
+
 def tamper_error(exc: BaseException) -> AuditTamperError | None:
     """Translate a database error raised by an append-only trigger into ``AuditTamperError``."""
     code = tamper_code(str(exc))
@@ -235,6 +255,7 @@ def stored_row(
 
 
 __all__ = [
+    "FIRST_SIGNAL_ROW",
     "TABLES",
     "ChainResult",
     "LinkValues",
@@ -242,6 +263,7 @@ __all__ = [
     "PreparedRow",
     "StoredLink",
     "canonical_seq_matches",
+    "duplicate_signal_error",
     "link",
     "link_values",
     "prepare",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from ..codes import ErrorCode
-from ..errors import AuditUnavailableError
+from ..errors import AuditUnavailableError, InvalidInputError
 from ..policy import format_utc
 from .base import ChainStoreBase, RawRow
 from .chain import TABLES, LinkedRow, PreparedRow, StoredLink, canonical_seq_matches, link
@@ -15,7 +15,8 @@ from .control import ControlCache
 from .records import AuditTable
 from .writer import ControlWrite, Pending
 
-_FIELDS = ("correlation_id", "timestamp_utc", "signal_id")
+_FIELDS = ("correlation_id", "timestamp_utc", "signal_id", "reason_code")
+_REPEATS = ("SIGNAL_DUPLICATE", "SIGNAL_REPLAYED")
 
 
 class MemoryAuditStore(ChainStoreBase):
@@ -41,11 +42,18 @@ class MemoryAuditStore(ChainStoreBase):
                 raise AuditUnavailableError(ErrorCode.AUD_006, "the audit store is closed")
             tables = {row.table for row in rows}
             heads = {t: (c[-1].seq, c[-1].row_hash) for t in tables if (c := self._chains[t])}
-            for linked in link(rows, heads):
+            linked_rows = [
+                (linked, _index_of(linked.canonical_json)) for linked in link(rows, heads)
+            ]
+            self._check_first_rows(linked_rows)  # all or nothing, as the databases' index
+            for linked, fields in linked_rows:
                 chain = self._chains[linked.table]
-                fields = _index_of(linked.canonical_json)
                 signal_id = fields.get("signal_id")
-                if linked.table is AuditTable.SIGNAL and isinstance(signal_id, str):
+                if (
+                    linked.table is AuditTable.SIGNAL
+                    and isinstance(signal_id, str)
+                    and fields.get("reason_code") not in _REPEATS
+                ):
                     self._signals.setdefault(signal_id, len(chain))
                 chain.append(linked)
                 self._index[linked.table].append(fields)
@@ -56,6 +64,21 @@ class MemoryAuditStore(ChainStoreBase):
                 pending.version = version
                 self._cache.put(control.key, version, control.value)
         return pending
+
+    def _check_first_rows(self, linked_rows: list[tuple[LinkedRow, dict[str, object]]]) -> None:
+        # The twin of the databases' unique index: one first row per signal_id (migration 0002).
+        seen: set[object] = set()
+        for linked, fields in linked_rows:
+            if linked.table is not AuditTable.SIGNAL or fields.get("reason_code") in _REPEATS:
+                continue
+            signal_id = fields.get("signal_id")
+            if signal_id in self._signals or signal_id in seen:
+                raise InvalidInputError(
+                    ErrorCode.SIGNAL_DUPLICATE,
+                    "another submission recorded this signal_id first; nothing of this one "
+                    "was written",
+                )
+            seen.add(signal_id)
 
     async def _asubmit(self, rows: list[PreparedRow], control: ControlWrite | None) -> Pending:
         # Nothing to wait for in memory: the append is complete when ``_submit`` returns.

@@ -20,7 +20,14 @@ from ..errors import AuditUnavailableError, InvalidInputError, TradeGuardError
 from ..policy import format_utc
 from ..policy.clock import SystemClock
 from .base import RawRow, SqlChainStore
-from .chain import LinkValues, StoredLink, link_values, tamper_error
+from .chain import (
+    FIRST_SIGNAL_ROW,
+    LinkValues,
+    StoredLink,
+    duplicate_signal_error,
+    link_values,
+    tamper_error,
+)
 from .control import ControlCache
 from .migrate import migrate_postgres
 from .records import AuditTable
@@ -39,6 +46,9 @@ def translate(exc: psycopg.Error, action: str) -> TradeGuardError:
     tamper = tamper_error(exc)
     if tamper is not None:
         return tamper
+    duplicate = duplicate_signal_error(exc)
+    if duplicate is not None:
+        return duplicate
     if isinstance(exc, psycopg.errors.IntegrityError):
         return InvalidInputError(
             ErrorCode.INPUT_INVALID_VALUE, f"audit row refused by the database: {exc}"
@@ -240,7 +250,7 @@ class PostgresAuditStore(SqlChainStore):
     def _find_signal_raw(self, signal_id: str) -> RawRow | None:
         rows = self._query(
             "SELECT seq, prev_hash, row_hash, canonical_json FROM signal_audit "
-            "WHERE signal_id = %s ORDER BY seq LIMIT 1",
+            f"WHERE signal_id = %s AND {FIRST_SIGNAL_ROW} ORDER BY seq LIMIT 1",
             (signal_id,),
         )
         return (int(rows[0][0]), rows[0][1], rows[0][2], rows[0][3]) if rows else None
@@ -248,7 +258,7 @@ class PostgresAuditStore(SqlChainStore):
     def _find_signals_raw(self, signal_ids: list[str]) -> dict[str, RawRow]:
         rows = self._query(
             "SELECT signal_id, seq, prev_hash, row_hash, canonical_json FROM signal_audit "
-            "WHERE signal_id = ANY(%s) ORDER BY seq",
+            f"WHERE signal_id = ANY(%s) AND {FIRST_SIGNAL_ROW} ORDER BY seq",
             (signal_ids,),
         )
         found: dict[str, RawRow] = {}

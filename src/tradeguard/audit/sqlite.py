@@ -22,10 +22,12 @@ from ..ports import ChainHead, VerifyReport
 from .base import RawRow, SqlChainStore, report
 from .canonical import GENESIS_HASH
 from .chain import (
+    FIRST_SIGNAL_ROW,
     TABLES,
     ChainResult,
     LinkValues,
     StoredLink,
+    duplicate_signal_error,
     link_values,
     tamper_error,
     verify_chain,
@@ -57,6 +59,9 @@ def translate(exc: sqlite3.Error, action: str) -> TradeGuardError:
     tamper = tamper_error(exc)
     if tamper is not None:
         return tamper
+    duplicate = duplicate_signal_error(exc)
+    if duplicate is not None:
+        return duplicate
     if isinstance(exc, sqlite3.IntegrityError):
         return InvalidInputError(
             ErrorCode.INPUT_INVALID_VALUE, f"audit row refused by the database: {exc}"
@@ -267,7 +272,7 @@ class SqliteAuditStore(SqlChainStore):
     def _find_signal_raw(self, signal_id: str) -> RawRow | None:
         rows = self._query(
             "SELECT seq, prev_hash, row_hash, canonical_json FROM signal_audit "
-            "WHERE signal_id = ? ORDER BY seq LIMIT 1",
+            f"WHERE signal_id = ? AND {FIRST_SIGNAL_ROW} ORDER BY seq LIMIT 1",
             (signal_id,),
         )
         return (rows[0][0], rows[0][1], rows[0][2], rows[0][3]) if rows else None
@@ -278,7 +283,8 @@ class SqliteAuditStore(SqlChainStore):
             part = signal_ids[start : start + _IN_CHUNK]
             rows = self._query(
                 "SELECT signal_id, seq, prev_hash, row_hash, canonical_json FROM signal_audit "
-                f"WHERE signal_id IN ({','.join('?' * len(part))}) ORDER BY seq",
+                f"WHERE signal_id IN ({','.join('?' * len(part))}) AND {FIRST_SIGNAL_ROW} "
+                "ORDER BY seq",
                 tuple(part),
             )
             for signal_id, seq, prev_hash, row_hash, canonical in rows:

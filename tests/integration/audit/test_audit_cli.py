@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from tests.audit_factories import decision, operator_action, order, signal
 from tradeguard import open_audit_store
+from tradeguard.audit.migrate import migrations
 from tradeguard.cli.app import app
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "audit-format.md"
@@ -54,7 +55,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade", "--database-url", f"sqlite:///{tmp_path}/n.db"])
     assert result.exit_code == 0, result.output
     tables = sqlite3.connect(tmp_path / "n.db").execute("SELECT version FROM schema_version")
-    assert [row[0] for row in tables] == [1]
+    assert [row[0] for row in tables] == [m.version for m in migrations("sqlite")] == [1, 2]
 
 
 def test_verify_exits_0_when_intact_and_1_naming_the_first_broken_seq(url: str) -> None:

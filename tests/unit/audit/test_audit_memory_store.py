@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.audit_factories import BASE, decision, operator_action, order, signal
+from tests.audit_factories import BASE, decision, operator_action, order, repeat_of, signal
 from tradeguard import open_audit_store
 from tradeguard.audit.records import AuditTable
 from tradeguard.codes import ErrorCode
@@ -43,7 +43,7 @@ def test_rows_carry_chain_fields_and_filter_by_time_and_correlation() -> None:
 def test_find_signal_returns_the_first_row_of_a_signal_id() -> None:
     store = open_audit_store("memory://")
     store.record_signal(signal("a"))
-    store.record_signal(signal("a", 1))
+    store.record_signal(repeat_of("a", 1))
     found = store.find_signal("a")
     assert found is not None and found["seq"] == 1 and found["signal_id"] == "a"
     assert store.find_signal("missing") is None
@@ -85,6 +85,6 @@ def test_an_unknown_url_scheme_is_a_configuration_error() -> None:
 def test_find_signal_looks_signals_up_by_id_among_many() -> None:
     store = open_audit_store("memory://")
     store.record_many([signal(f"s-{i}", i) for i in range(2000)])
-    store.record_signal(signal("s-1500", 5000))
+    store.record_signal(repeat_of("s-1500", 5000))
     found = store.find_signal("s-1500")
     assert found is not None and found["seq"] == 1501
