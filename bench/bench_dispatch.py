@@ -3,10 +3,13 @@
 8 producer threads submit OPEN signals through ``SignalDispatcher`` into a ``Gate`` wired to
 the real audit store (SQLite file with WAL + synchronous=FULL; PostgreSQL when reachable) and
 the paper exchange. Latency is measured per signal from ``dispatch`` to its return (the paper
-fill is in the result); throughput is signals completed per second of wall time. Each signal
-makes two durable transactions (signal + decision rows before the order; SUBMITTED + FILLED
-after it) and one ``find_signal`` read (idempotency). The context builder is a constant
-all-pass builder, so the figures are the gate's own cost, not the sources'.
+fill is in the result); throughput is signals completed per second of wall time. With the
+paper exchange the dispatcher decides the signals that arrive together as one batch
+(``Gate.submit_many``): per batch, one idempotency query, one durable transaction with every
+signal and decision row before any order leaves, and one with the order events (SUBMITTED +
+FILLED) after them. The context builder is a constant all-pass builder, so the figures are the
+gate's own cost, not the sources'. SQLite is measured in ``ROUNDS`` rounds; the summary gives
+the median round.
 
 Besides wall-clock throughput and latency, each run records the process CPU time per signal
 (user and system, all threads). On a shared machine the wall-clock figures move with the
@@ -37,6 +40,7 @@ from .common import percentile, write_result
 PRODUCERS = 8
 SIGNALS_PER_PRODUCER = int(os.environ.get("TRADEGUARD_BENCH_SIGNALS", "1500"))
 WARMUP = 200
+ROUNDS = 3
 PG_URL = os.environ.get("TRADEGUARD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TARGETS = {"sqlite_signals_per_second": 5000, "sqlite_p99_ms": 10}
 PRICE = Decimal("50000")
@@ -155,7 +159,15 @@ def run() -> dict[str, Any]:
     configure_logging("ERROR", stream=open(os.devnull, "w"), cache=True)  # noqa: SIM115
     results: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
-        results["sqlite"] = _measure(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        # Several rounds, each on a new database: on a shared machine one run moves by a
+        # third; the round with the median throughput is reported, every round beside it.
+        rounds = [_measure(f"sqlite:///{Path(tmp) / f'bench-{i}.db'}") for i in range(ROUNDS)]
+    ranked = sorted(rounds, key=lambda r: r["signals_per_second"])
+    results["sqlite"] = ranked[len(ranked) // 2]
+    results["sqlite_rounds"] = [
+        {k: r[k] for k in ("signals_per_second", "p50_ms", "p99_ms", "cpu_us_per_signal")}
+        for r in rounds
+    ]
     problem = _postgres_available()
     if problem is None:
         import psycopg
@@ -176,6 +188,7 @@ def run() -> dict[str, Any]:
         "sqlite_p50_ms": sqlite["p50_ms"],
         "sqlite_p99_ms": sqlite["p99_ms"],
         "sqlite_cpu_us_per_signal": sqlite["cpu_us_per_signal"],
+        "sqlite_signals_per_second_each_round": [r["signals_per_second"] for r in rounds],
         "postgresql_signals_per_second": results["postgresql"].get("signals_per_second"),
         "postgresql_p50_ms": results["postgresql"].get("p50_ms"),
         "postgresql_p99_ms": results["postgresql"].get("p99_ms"),
