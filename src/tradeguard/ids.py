@@ -6,13 +6,17 @@ their creation time land on the last page, which a commit writes once. They are 
 UUIDs with 74 random bits, as unique as version 4 for any practical purpose.
 
 The time part is read from the system clock directly: it only orders the ids, nothing decides
-on it (decisions and records take their time from the injected clock).
+on it (decisions and records take their time from the injected clock). The random part comes
+from ``random.getrandbits`` (seeded from the OS, and re-seeded in a forked child): an id must
+be unique, not secret, and ``os.urandom`` is a system call that gives up the GIL on the hot
+path, so the thread that asked waits to get it back while others run.
 """
 
 from __future__ import annotations
 
-import os
+import random
 import time
+import uuid
 from typing import Final
 
 _RAND_B_MASK: Final = (1 << 62) - 1
@@ -22,15 +26,20 @@ _VERSION_AND_VARIANT: Final = (0x7 << 76) | (0b10 << 62)
 def new_correlation_id() -> str:
     """Return a new UUID version 7 string (48-bit Unix milliseconds, then 74 random bits)."""
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10))
+    rand = random.getrandbits(74)
     value = (
         ((millis & 0xFFFF_FFFF_FFFF) << 80)
         | _VERSION_AND_VARIANT
-        | (((rand >> 62) & 0xFFF) << 64)
+        | ((rand >> 62) << 64)
         | (rand & _RAND_B_MASK)
     )
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-__all__ = ["new_correlation_id"]
+def new_order_id() -> str:
+    """Return a new random UUID version 4 string (for in-process paper orders)."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+__all__ = ["new_correlation_id", "new_order_id"]

@@ -20,7 +20,6 @@ Fill rules (the same for both):
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,6 +29,7 @@ from typing import Final
 
 from ..codes import ErrorCode
 from ..errors import ExchangeRejectedError, InvalidInputError
+from ..ids import new_order_id
 from ..policy import Clock, Side
 from ..ports import OrderRequest, OrderState, OrderStatus, OrderType
 from .market import split_symbol
@@ -165,7 +165,7 @@ class MatchingEngine:
                 if request.quantity - filled > 0:
                     rest = remainder
             order = BookOrder(
-                order_id=str(uuid.uuid4()),
+                order_id=new_order_id(),
                 number=len(self._orders) + 1,
                 client_order_id=request.client_order_id,
                 symbol=request.symbol,
