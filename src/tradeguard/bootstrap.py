@@ -29,7 +29,7 @@ from .ids import new_correlation_id
 from .logging import get_logger
 from .metrics import MeteredAuditStore, ServiceMetrics
 from .operator import OperatorService, StatusProbes
-from .policy import Clock, OperatorActionRecord, TradePermissionPolicy
+from .policy import Clock, GateName, OperatorActionRecord, TradePermissionPolicy
 from .ports import AuditStore, ExchangeClient, Ticker
 from .settings import Settings, check_live_preconditions
 from .sources.budget import BudgetEvaluation, BudgetGuard
@@ -294,6 +294,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     builder = PolicyContextBuilder(
         breaker, budget, health, risk, clock, settings.source_timeout_ms / 1000
     )
+    # A partial fill makes the health NEUTRAL at once, not when the cached sample expires.
+    execution.reconciler.on_change(lambda: builder.invalidate(GateName.HEALTH))
     gate = Gate(
         builder=builder,
         policy=policy,

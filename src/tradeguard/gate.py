@@ -190,12 +190,19 @@ class Gate:
     ) -> list[SignalResult | Exception]:
         """:meth:`submit_many` for an event loop: it awaits the durable writes.
 
-        The decisions, the orders (in-process: see :attr:`batches_orders`) and everything
-        between the two writes run on the loop; while the rows become durable the loop serves
-        other requests, and batches decided meanwhile share the next commit. A signal that
-        must wait for another submission of its ``signal_id`` is submitted on a thread.
+        Everything up to the first write (the idempotency query, reading the sources, which
+        may wait up to a source's timeout, and the decisions) runs on a worker thread, so the
+        loop keeps serving requests, the operator API among them, whatever a source does. The
+        orders (in-process: see :attr:`batches_orders`) and the steps after each write run on
+        the loop; while rows become durable the loop serves other requests, and batches
+        decided meanwhile share the next commit. A signal that must wait for another
+        submission of its ``signal_id`` is submitted on a thread.
         """
-        outcomes, later = await adrive(self._batch_steps(signals), self._audit.arecord_many)
+        outcomes, later = await adrive(
+            self._batch_steps(signals),
+            self._audit.arecord_many,
+            first_step_in_thread=True,
+        )
         for index in later:
             try:
                 outcomes[index] = await asyncio.to_thread(self.submit, signals[index])

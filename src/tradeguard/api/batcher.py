@@ -8,8 +8,9 @@ for company.
 Two ways to run a batch:
 
 - ``asubmit_many`` (the paper exchange, where placing an order is an in-process call): the
-  batch is a task on the event loop that awaits its durable writes. No thread hand-off, no
-  GIL hand-off; while one batch's rows become durable the loop reads the next requests.
+  batch is a task on the event loop that awaits its durable writes (the decisions before the
+  first write run on a worker thread, see ``Gate.asubmit_many``); while one batch's rows become
+  durable the loop reads the next requests.
 - ``submit_many`` (a remote exchange): the blocking gate runs on ``workers`` threads
   (:class:`~.runner.GateRunner`), one signal per batch (``max_batch=1``), so the orders of
   concurrent signals still go out concurrently and a slow exchange never stalls the loop.

@@ -89,6 +89,23 @@ class ReconciliationTracker:
         self._lock = threading.Condition()
         self._jobs: dict[str, ReconciliationJob] = {}
         self._stop = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` right after a reconciliation starts and after one completes.
+
+        The composition root uses it to drop the health source's cached answer, so the very
+        next decision sees ``RECONCILIATION_PENDING`` instead of a sample read before the
+        partial fill (which could otherwise allow new risk for up to the sample's age).
+        """
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception as exc:  # a listener never stops reconciliation
+                _log.error("reconciliation_listener_failed", error=repr(exc))
 
     def pending(self) -> bool:
         """Return True while any reconciliation has not completed."""
@@ -131,6 +148,7 @@ class ReconciliationTracker:
         )
         with self._lock:
             self._jobs[job.order_id] = job
+        self._changed()
         thread = threading.Thread(
             target=self._run,
             args=(job, cancel),
@@ -238,6 +256,7 @@ class ReconciliationTracker:
         with self._lock:
             self._jobs.pop(job.order_id, None)
             self._lock.notify_all()
+        self._changed()
 
 
 __all__ = [

@@ -11,8 +11,9 @@ one piece, exactly as in a plain function.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Generator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ..audit.records import AuditRecord
 
@@ -37,12 +38,34 @@ def drive(steps: WriteSteps[T], write: Callable[[list[AuditRecord]], list[int]])
         return stop.value  # type: ignore[no-any-return]  # the generator's return value
 
 
-async def adrive(
-    steps: WriteSteps[T], write: Callable[[list[AuditRecord]], Awaitable[list[int]]]
-) -> T:
-    """Run ``steps`` to the end, awaiting ``write`` for each batch of records."""
+def _first_step(steps: WriteSteps[T]) -> tuple[list[AuditRecord], T | None, bool]:
+    # ``next`` for a worker thread (a StopIteration cannot travel through a Future): the
+    # records of the first write, or the result when the steps ended without one.
     try:
-        records = next(steps)
+        return next(steps), None, False
+    except StopIteration as stop:
+        return [], stop.value, True
+
+
+async def adrive(
+    steps: WriteSteps[T],
+    write: Callable[[list[AuditRecord]], Awaitable[list[int]]],
+    *,
+    first_step_in_thread: bool = False,
+) -> T:
+    """Run ``steps`` to the end, awaiting ``write`` for each batch of records.
+
+    ``first_step_in_thread`` runs the steps up to their first write on a worker thread, so
+    whatever may block there (reading the sources, an idempotency query over the network)
+    never stalls the event loop; the steps after each write run on the loop.
+    """
+    try:
+        if first_step_in_thread:
+            records, result, done = await asyncio.to_thread(_first_step, steps)
+            if done:
+                return cast(T, result)
+        else:
+            records = next(steps)
         while True:
             try:
                 seqs = await write(records)

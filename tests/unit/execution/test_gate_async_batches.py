@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,26 @@ def test_concurrent_batches_on_one_loop_share_a_durable_store(tmp_path: Path) ->
             assert order["details"]["decision_seq"] == decisions[order["correlation_id"]]["seq"]
     finally:
         store.close()
+
+
+def test_a_slow_source_never_stalls_the_event_loop() -> None:
+    w = wire()
+    original = w.builder.build
+
+    def slow_build(correlation_id: str) -> Any:
+        time.sleep(1.0)  # a source that takes its time (well within no timeout of ours)
+        return original(correlation_id)
+
+    w.builder.build = slow_build  # type: ignore[method-assign]
+
+    async def main() -> tuple[list[SignalResult | Exception], int]:
+        ticks = 0
+        decided = asyncio.ensure_future(w.gate.asubmit_many([signal(quantity="1")]))
+        while not decided.done():  # the loop must keep running other work meanwhile
+            await asyncio.sleep(0.05)
+            ticks += 1
+        return await decided, ticks
+
+    (answer,), ticks = asyncio.run(main())
+    assert isinstance(answer, SignalResult) and answer.outcome is SignalOutcome.EXECUTED
+    assert ticks >= 10  # ~20 expected in the second the build took; 0 if it blocked the loop
