@@ -34,7 +34,14 @@ def decision(
     )
 
 
-def signal(signal_id: str = "sig-1", i: int = 0) -> SignalRecord:
+def signal(
+    signal_id: str = "sig-1",
+    i: int = 0,
+    *,
+    decision: str = "ALLOW",
+    reason_code: str = "ALLOW_ALL_GATES_PASSED",
+    outcome: str = "SUBMITTED",
+) -> SignalRecord:
     return SignalRecord(
         signal_id=signal_id,
         correlation_id=new_id(),
@@ -43,26 +50,16 @@ def signal(signal_id: str = "sig-1", i: int = 0) -> SignalRecord:
         payload={"symbol": "BTCZAR", "quantity": "0.01"},
         ai_confidence=Decimal("99.9"),
         policy_bypassed=False,
-        decision="ALLOW",
-        reason_code="ALLOW_ALL_GATES_PASSED",
-        outcome="SUBMITTED",
+        decision=decision,
+        reason_code=reason_code,
+        outcome=outcome,
     )
 
 
 def repeat_of(signal_id: str, i: int = 0, code: str = "SIGNAL_DUPLICATE") -> SignalRecord:
     """A later row of ``signal_id``: how the gate records a repeat (not a first row)."""
-    return SignalRecord(
-        signal_id=signal_id,
-        correlation_id=new_id(),
-        timestamp_utc=BASE + timedelta(seconds=i),
-        content_hash="ab" * 32,
-        payload={"symbol": "BTCZAR", "quantity": "0.01"},
-        ai_confidence=Decimal("99.9"),
-        policy_bypassed=False,
-        decision="NOT_EVALUATED",
-        reason_code=code,
-        outcome="DUPLICATE" if code == "SIGNAL_DUPLICATE" else "REFUSED",
-    )
+    outcome = "DUPLICATE" if code == "SIGNAL_DUPLICATE" else "REFUSED"
+    return signal(signal_id, i, decision="NOT_EVALUATED", reason_code=code, outcome=outcome)
 
 
 def order(i: int = 0) -> OrderEventRecord:

@@ -378,14 +378,7 @@ class Gate:
             ) from exc
 
     def _find(self, signal_id: str) -> dict[str, Any] | None:
-        try:
-            return self._audit.find_signal(signal_id)
-        except AuditUnavailableError:
-            raise
-        except Exception as exc:  # any store failure: fail closed, nothing is sent
-            raise AuditUnavailableError(
-                ErrorCode.AUD_006, f"cannot read signal_audit: {exc}"
-            ) from exc
+        return self._find_many([signal_id]).get(signal_id)
 
     def _repeat(self, signal: Signal, first: dict[str, Any], correlation_id: str) -> SignalResult:
         replayed = first.get("content_hash") != signal.content_hash()
