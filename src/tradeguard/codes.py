@@ -252,7 +252,9 @@ CODE_INFO: dict[str, CodeInfo] = {
         "Stop for the day; review.",
     ),
     "RISK_EXPOSURE": _info(
-        "Gross exposure is over the maximum.", "Reduce positions or raise the limit."
+        "Gross exposure is over the maximum, or an order (with those in flight) could take it"
+        " there; that order is refused.",
+        "Reduce positions or raise the limit.",
     ),
     "RISK_OPEN_ORDERS": _info(
         "Too many open orders.", "Cancel stale orders; check the bot for a loop."

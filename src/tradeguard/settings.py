@@ -199,7 +199,8 @@ class Settings(BaseSettings):
     max_gross_exposure: Decimal = Field(
         Decimal(100000),
         ge=0,
-        description="Gross exposure (quote currency) above which risk is CRITICAL.",
+        description="Gross exposure (quote currency) above which risk is CRITICAL; an order "
+        "that could take it there, counting orders in flight, is refused (RISK_EXPOSURE).",
     )
     max_open_orders: int = Field(50, ge=0, description="Open orders above which risk is CRITICAL.")
     paper_partial_fill_ratio: Decimal = Field(

@@ -4,6 +4,14 @@ It is the portfolio the RiskGovernor reads (``snapshot()``), and the position th
 exit intents against. Checks and reservations are atomic per book: an order in flight holds a
 ``Reservation`` of its quantity, and an exit is checked against the worst position the orders
 in flight could leave, so two concurrent exits can never both pass against the same position.
+
+With ``max_gross_exposure`` set, the same atomic step caps exposure before the order leaves:
+an order is refused (``RISK_EXPOSURE``) when the worst gross exposure that the filled
+positions and every order in flight, this one included, could leave is above the maximum and
+above what it was without this order. The RiskGovernor reads the same limit from a sampled
+snapshot of filled positions only; without this check a burst of orders decided together on
+one snapshot could carry the portfolio past the maximum before any of them filled. Orders that
+cannot increase that worst exposure (exits) are never refused by it.
 """
 
 from __future__ import annotations
@@ -16,10 +24,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from ..codes import ErrorCode
+from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import PortfolioSnapshot
 
+_log = get_logger(__name__)
 ZERO: Final = Decimal(0)
+EXPOSURE_REFUSED: Final = IntentCheck(False, ErrorCode.RISK_EXPOSURE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,13 @@ class _Book:
         self.inflight_buy = ZERO
         self.inflight_sell = ZERO
 
+    def worst_size(self, extra_buy: Decimal = ZERO, extra_sell: Decimal = ZERO) -> Decimal:
+        # The largest |position| any subset of the orders in flight (plus extra) could leave.
+        return max(
+            abs(self.quantity + self.inflight_buy + extra_buy),
+            abs(self.quantity - self.inflight_sell - extra_sell),
+        )
+
 
 def _signed(side: Side, quantity: Decimal) -> Decimal:
     return quantity if side is Side.BUY else -quantity
@@ -66,6 +85,9 @@ class PositionBook:
         starting_equity: Equity before any fill (the account's quote balance).
         price_lookup: Current price of a symbol, for unrealised P&L and exposure.
         open_orders: Number of resting orders (the executor's count).
+        max_gross_exposure: Refuse orders that could take gross exposure above this (quote
+            currency); None disables the pre-trade cap. Needs ``price_lookup``: an order that
+            cannot be valued is refused.
     """
 
     def __init__(
@@ -75,6 +97,7 @@ class PositionBook:
         starting_equity: Decimal = ZERO,
         price_lookup: Callable[[str], Decimal] | None = None,
         open_orders: Callable[[], int] | None = None,
+        max_gross_exposure: Decimal | None = None,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -87,6 +110,7 @@ class PositionBook:
         self._day: date = clock.now().date()
         self.price_lookup = price_lookup
         self.open_orders = open_orders
+        self.max_gross_exposure = max_gross_exposure
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -125,8 +149,12 @@ class PositionBook:
 
         For a SELL the worst position is the current one minus every SELL in flight; for a
         BUY, plus every BUY in flight (in-flight orders on the other side may never fill).
-        When ``check`` permits, ``quantity`` is reserved atomically with the check.
+        When ``check`` permits and the exposure cap (see the module docstring) does too,
+        ``quantity`` is reserved atomically with both checks.
         """
+        limit = self.max_gross_exposure
+        # Prices are read before the lock: a lookup may go to the exchange.
+        prices = self._prices(symbol) if limit is not None else {}
         with self._lock:
             book = self._books.setdefault(symbol, _Book())
             worst = (
@@ -137,10 +165,54 @@ class PositionBook:
             result = check(worst)
             if not result.permitted:
                 return result, None
+            if limit is not None and self._over_limit(symbol, side, quantity, limit, prices):
+                return EXPOSURE_REFUSED, None
             reservation = Reservation(f"r{next(self._numbers)}", symbol, side, quantity)
             self._reservations[reservation.reservation_id] = (symbol, side, quantity)
             self._hold(book, side, quantity)
             return result, reservation
+
+    def _prices(self, symbol: str) -> dict[str, Decimal]:
+        # The price of every symbol that may carry exposure; a symbol whose lookup fails is
+        # left out, and the check refuses any order that would need its price (fail closed).
+        lookup = self.price_lookup
+        if lookup is None:
+            return {}
+        with self._lock:
+            symbols = [s for s, b in self._books.items() if b.worst_size() != ZERO]
+        prices: dict[str, Decimal] = {}
+        for name in {*symbols, symbol}:
+            try:
+                price = lookup(name)
+            except Exception as exc:  # unpriceable: the check refuses orders that need it
+                _log.warning(
+                    "exposure_price_unavailable",
+                    code=ErrorCode.RISK_EXPOSURE.value,
+                    symbol=name,
+                    error=str(exc),
+                )
+                continue
+            if isinstance(price, Decimal) and price.is_finite() and price >= ZERO:
+                prices[name] = price
+        return prices
+
+    def _over_limit(
+        self, symbol: str, side: Side, quantity: Decimal, limit: Decimal, prices: dict[str, Decimal]
+    ) -> bool:
+        # Under the lock: the worst gross exposure with and without this order.
+        before = after = ZERO
+        extra_buy, extra_sell = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
+        for name, book in self._books.items():
+            size_before = book.worst_size()
+            size_after = book.worst_size(extra_buy, extra_sell) if name == symbol else size_before
+            if size_after == ZERO and size_before == ZERO:
+                continue
+            price = prices.get(name)
+            if price is None:
+                return True
+            before += size_before * price
+            after += size_after * price
+        return after > limit and after > before
 
     def release(self, reservation: Reservation | None) -> None:
         """Drop what remains of ``reservation`` (idempotent)."""

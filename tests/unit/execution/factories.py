@@ -94,6 +94,8 @@ def wire(
     partial_fill_ratio: Decimal = Decimal(1),
     remainder: RemainderPolicy = RemainderPolicy.FILL,
     clock: Any = None,
+    max_gross_exposure: Decimal | None = None,
+    prices: Any = None,
 ) -> Wired:
     clock = clock or SystemClock()
     audit = audit or open_audit_store("memory://")
@@ -104,7 +106,12 @@ def wire(
         partial_fill_remainder=remainder,
     )
     stack = build_execution(
-        exchange, audit, clock, starting_equity=Decimal(100000), price_lookup=PRICES.__getitem__
+        exchange,
+        audit,
+        clock,
+        starting_equity=Decimal(100000),
+        price_lookup=prices or PRICES.__getitem__,
+        max_gross_exposure=max_gross_exposure,
     )
     builder = SwitchableBuilder(clock)
     policy = TradePermissionPolicy(0, clock=clock)
