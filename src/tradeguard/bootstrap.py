@@ -260,6 +260,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         starting_equity=_starting_equity(settings, exchange),
         price_lookup=_price_lookup(exchange, prices),
         max_gross_exposure=settings.max_gross_exposure,
+        max_open_orders=settings.max_open_orders,
     )
     breaker = CircuitBreaker(
         store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting

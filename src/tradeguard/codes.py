@@ -257,7 +257,9 @@ CODE_INFO: dict[str, CodeInfo] = {
         "Reduce positions or raise the limit.",
     ),
     "RISK_OPEN_ORDERS": _info(
-        "Too many open orders.", "Cancel stale orders; check the bot for a loop."
+        "Too many open orders, or an order that adds risk would make too many (resting or in"
+        " flight); that order is refused.",
+        "Cancel stale orders; check the bot for a loop.",
     ),
     # Execution
     "ORDER_WOULD_INCREASE_RISK": _info(

@@ -202,7 +202,12 @@ class Settings(BaseSettings):
         description="Gross exposure (quote currency) above which risk is CRITICAL; an order "
         "that could take it there, counting orders in flight, is refused (RISK_EXPOSURE).",
     )
-    max_open_orders: int = Field(50, ge=0, description="Open orders above which risk is CRITICAL.")
+    max_open_orders: int = Field(
+        50,
+        ge=0,
+        description="Open orders above which risk is CRITICAL; an order that adds risk is "
+        "refused (RISK_OPEN_ORDERS) when it would take the orders resting or in flight above it.",
+    )
     paper_partial_fill_ratio: Decimal = Field(
         Decimal(1), gt=0, le=1, description="Paper exchange: fraction of each order filled."
     )

@@ -37,13 +37,15 @@ def build_execution(
     starting_equity: Decimal = Decimal(0),
     price_lookup: Callable[[str], Decimal] | None = None,
     max_gross_exposure: Decimal | None = None,
+    max_open_orders: int | None = None,
     permit_ttl_seconds: float = 5.0,
     reconcile_poll_seconds: float = 0.02,
 ) -> ExecutionStack:
     """Wire an authority, a position book, a reconciler and an executor around ``exchange``.
 
     The position book counts the executor's resting orders as its open orders, and refuses
-    orders that could take gross exposure above ``max_gross_exposure`` (None: no such cap).
+    orders that could take gross exposure above ``max_gross_exposure`` or the open orders above
+    ``max_open_orders`` (None: no such cap).
     """
     authority = PermitAuthority(clock, ttl_seconds=permit_ttl_seconds)
     positions = PositionBook(
@@ -51,6 +53,7 @@ def build_execution(
         starting_equity=starting_equity,
         price_lookup=price_lookup,
         max_gross_exposure=max_gross_exposure,
+        max_open_orders=max_open_orders,
     )
     reconciler = ReconciliationTracker(
         exchange, audit, positions, clock, poll_interval_seconds=reconcile_poll_seconds

@@ -11,7 +11,9 @@ positions and every order in flight, this one included, could leave is above the
 above what it was without this order. The RiskGovernor reads the same limit from a sampled
 snapshot of filled positions only; without this check a burst of orders decided together on
 one snapshot could carry the portfolio past the maximum before any of them filled. Orders that
-cannot increase that worst exposure (exits) are never refused by it.
+cannot increase that worst exposure (exits) are never refused by it. ``max_open_orders`` is
+capped the same way: an order that adds risk is refused (``RISK_OPEN_ORDERS``) when it would
+take the orders open (resting, or in flight) above the maximum.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..ports import PortfolioSnapshot
 _log = get_logger(__name__)
 ZERO: Final = Decimal(0)
 EXPOSURE_REFUSED: Final = IntentCheck(False, ErrorCode.RISK_EXPOSURE)
+OPEN_ORDERS_REFUSED: Final = IntentCheck(False, ErrorCode.RISK_OPEN_ORDERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,8 @@ class PositionBook:
         max_gross_exposure: Refuse orders that could take gross exposure above this (quote
             currency); None disables the pre-trade cap. Needs ``price_lookup``: an order that
             cannot be valued is refused.
+        max_open_orders: Refuse orders that add risk when the orders open (resting, or in
+            flight: every live reservation) would go above this; None disables it.
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class PositionBook:
         price_lookup: Callable[[str], Decimal] | None = None,
         open_orders: Callable[[], int] | None = None,
         max_gross_exposure: Decimal | None = None,
+        max_open_orders: int | None = None,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -111,6 +117,7 @@ class PositionBook:
         self.price_lookup = price_lookup
         self.open_orders = open_orders
         self.max_gross_exposure = max_gross_exposure
+        self.max_open_orders = max_open_orders
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -155,6 +162,7 @@ class PositionBook:
         limit = self.max_gross_exposure
         # Prices are read before the lock: a lookup may go to the exchange.
         prices = self._prices(symbol) if limit is not None else {}
+        resting = self._resting() if self.max_open_orders is not None else 0
         with self._lock:
             book = self._books.setdefault(symbol, _Book())
             worst = (
@@ -167,6 +175,8 @@ class PositionBook:
                 return result, None
             if limit is not None and self._over_limit(symbol, side, quantity, limit, prices):
                 return EXPOSURE_REFUSED, None
+            if self._too_many_orders(book, side, quantity, resting):
+                return OPEN_ORDERS_REFUSED, None
             reservation = Reservation(f"r{next(self._numbers)}", symbol, side, quantity)
             self._reservations[reservation.reservation_id] = (symbol, side, quantity)
             self._hold(book, side, quantity)
@@ -213,6 +223,20 @@ class PositionBook:
             before += size_before * price
             after += size_after * price
         return after > limit and after > before
+
+    def _resting(self) -> int:
+        return self.open_orders() if self.open_orders is not None else 0
+
+    def _too_many_orders(self, book: _Book, side: Side, quantity: Decimal, resting: int) -> bool:
+        # Under the lock. A resting order of this process keeps its reservation until it is
+        # terminal, so the live reservations count it too: the larger count is the open one.
+        cap = self.max_open_orders
+        if cap is None:
+            return False
+        extra_buy, extra_sell = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
+        if book.worst_size(extra_buy, extra_sell) <= book.worst_size():
+            return False  # an exit adds no risk
+        return max(resting, len(self._reservations)) + 1 > cap
 
     def release(self, reservation: Reservation | None) -> None:
         """Drop what remains of ``reservation`` (idempotent)."""
@@ -312,7 +336,7 @@ class PositionBook:
         with self._lock:
             self._peak = max(self._peak, equity)
             peak = self._peak
-        orders = self.open_orders() if self.open_orders is not None else 0
+        orders = self._resting()
         return PortfolioSnapshot(
             equity=max(equity, ZERO),
             peak_equity=max(peak, ZERO),

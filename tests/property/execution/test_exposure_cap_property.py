@@ -1,8 +1,9 @@
 """For any interleaving of reservations, fills and releases, exposure stays under the cap.
 
-The invariant the pre-trade cap gives: starting flat, neither the filled gross exposure nor
+The invariants the pre-trade caps give: starting flat, neither the filled gross exposure nor
 the worst exposure the orders in flight could leave is ever above ``max_gross_exposure``
-(at fixed prices), however orders are reserved, partly filled and released.
+(at fixed prices), and the orders in flight that added risk never number more than
+``max_open_orders``, however orders are reserved, partly filled and released.
 """
 
 from __future__ import annotations
@@ -31,32 +32,45 @@ OPERATIONS = st.lists(
 )
 
 
+def _worst_size(book: PositionBook, symbol: str) -> Decimal:
+    quantity = book.position(symbol)
+    buy, sell = book.reserved(symbol)
+    return max(abs(quantity + buy), abs(quantity - sell))
+
+
 def _worst_exposure(book: PositionBook) -> Decimal:
-    total = Decimal(0)
-    for symbol, price in PRICES.items():
-        quantity = book.position(symbol)
-        buy, sell = book.reserved(symbol)
-        total += max(abs(quantity + buy), abs(quantity - sell)) * price
-    return total
+    return sum((_worst_size(book, symbol) * price for symbol, price in PRICES.items()), Decimal(0))
 
 
 @settings(max_examples=200, deadline=None)
-@given(cap=st.decimals(min_value=0, max_value=500000, places=2), operations=OPERATIONS)
-def test_exposure_never_exceeds_the_cap(cap: Decimal, operations: list[Any]) -> None:
-    book = PositionBook(FakeClock(), price_lookup=PRICES.__getitem__, max_gross_exposure=cap)
-    live: list[list[Any]] = []  # [reservation, quantity not yet filled]
+@given(
+    cap=st.decimals(min_value=0, max_value=500000, places=2),
+    max_orders=st.integers(min_value=0, max_value=6),
+    operations=OPERATIONS,
+)
+def test_exposure_and_open_orders_never_exceed_their_caps(
+    cap: Decimal, max_orders: int, operations: list[Any]
+) -> None:
+    book = PositionBook(
+        FakeClock(),
+        price_lookup=PRICES.__getitem__,
+        max_gross_exposure=cap,
+        max_open_orders=max_orders,
+    )
+    live: list[list[Any]] = []  # [reservation, quantity not yet filled, added risk]
     for operation in operations:
         if operation[0] == "reserve":
             _, symbol, side, quantity = operation
+            before = _worst_size(book, symbol)
             check, reservation = book.check_and_reserve(
                 symbol, side, quantity, lambda _p: INTENT_OK
             )
             assert check.permitted == (reservation is not None)
             if reservation is not None:
-                live.append([reservation, quantity])
+                live.append([reservation, quantity, _worst_size(book, symbol) > before])
         elif live and operation[0] == "fill":
             entry = live[operation[1] % len(live)]
-            reservation, remaining = entry
+            reservation, remaining, _ = entry
             assert isinstance(reservation, Reservation)
             filled = (remaining * Decimal(str(operation[2]))).quantize(Decimal("0.001"))
             if filled > 0:
@@ -72,3 +86,4 @@ def test_exposure_never_exceeds_the_cap(cap: Decimal, operations: list[Any]) -> 
             book.release(live.pop(operation[1] % len(live))[0])
         assert book.snapshot().gross_exposure <= cap
         assert _worst_exposure(book) <= cap
+        assert sum(1 for entry in live if entry[2]) <= max_orders

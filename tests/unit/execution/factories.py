@@ -95,6 +95,7 @@ def wire(
     remainder: RemainderPolicy = RemainderPolicy.FILL,
     clock: Any = None,
     max_gross_exposure: Decimal | None = None,
+    max_open_orders: int | None = None,
     prices: Any = None,
 ) -> Wired:
     clock = clock or SystemClock()
@@ -112,6 +113,7 @@ def wire(
         starting_equity=Decimal(100000),
         price_lookup=prices or PRICES.__getitem__,
         max_gross_exposure=max_gross_exposure,
+        max_open_orders=max_open_orders,
     )
     builder = SwitchableBuilder(clock)
     policy = TradePermissionPolicy(0, clock=clock)

@@ -101,3 +101,40 @@ def test_an_order_on_the_other_side_of_a_position_is_not_new_risk():
     assert check.permitted  # flattens: the worst it can leave is what exists now
     check, _ = book.check_and_reserve("BTC", Side.SELL, D(6), _ok)
     assert not check.permitted  # 5 in flight + 6 could leave the book short 6 (1,200)
+
+
+def test_orders_open_or_in_flight_are_capped_for_new_risk_only():
+    book = PositionBook(FakeClock(), max_open_orders=2)
+    book.apply_fill("BTC", Side.BUY, D(5), D(100))
+    _, first = book.check_and_reserve("BTC", Side.BUY, D(1), _ok)
+    _, second = book.check_and_reserve("ETH", Side.SELL, D(1), _ok)
+    assert first is not None and second is not None
+    check, third = book.check_and_reserve("BTC", Side.BUY, D(1), _ok)
+    assert not check.permitted and check.code is ErrorCode.RISK_OPEN_ORDERS and third is None
+    check, exit_ = book.check_and_reserve("BTC", Side.SELL, D(2), _ok)
+    assert check.permitted and exit_ is not None  # an exit adds no risk: never capped
+    book.release(first)
+    book.release(exit_)
+    check, third = book.check_and_reserve("BTC", Side.BUY, D(1), _ok)
+    assert check.permitted and third is not None
+
+
+def test_resting_orders_reported_by_the_executor_count_as_open():
+    resting = [3]
+    book = PositionBook(FakeClock(), max_open_orders=3, open_orders=lambda: resting[0])
+    check, _ = book.check_and_reserve("BTC", Side.BUY, D(1), _ok)
+    assert not check.permitted and check.code is ErrorCode.RISK_OPEN_ORDERS
+    resting[0] = 2
+    check, _ = book.check_and_reserve("BTC", Side.BUY, D(1), _ok)
+    assert check.permitted
+
+
+def test_a_burst_in_one_batch_stops_at_the_open_orders_cap():
+    w = wire(max_open_orders=3)
+    results = w.gate.submit_many([signal(quantity="0.01") for _ in range(5)])
+    outcomes = [r.outcome for r in results if isinstance(r, SignalResult)]
+    assert outcomes == [SignalOutcome.EXECUTED] * 3 + [SignalOutcome.REFUSED] * 2
+    refused = [r for r in results if isinstance(r, SignalResult) and not r.executed]
+    assert {r.refusal_code for r in refused} == {ErrorCode.RISK_OPEN_ORDERS.value}
+    # Once those three have filled, nothing is open: the next one passes.
+    assert w.gate.submit(signal(quantity="0.01")).executed
