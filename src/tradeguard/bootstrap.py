@@ -17,7 +17,7 @@ from typing import Any
 
 from . import open_audit_store
 from .clock import SystemClock
-from .codes import ErrorCode
+from .codes import ErrorCode, PolicyReasonCode
 from .errors import TradeGuardError
 from .exchange import MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, build_execution
@@ -176,6 +176,16 @@ def _starting_equity(settings: Settings, exchange: ExchangeClient) -> Decimal:
     return max(quote, key=lambda b: len(b.currency)).total
 
 
+def _kill_switch_guard(breaker: CircuitBreaker) -> Any:
+    """Stop every new order while the kill switch is engaged (unreadable: raises, engaged)."""
+    halted = PolicyReasonCode.HALT_KILL_SWITCH.value
+
+    def guard() -> str | None:
+        return halted if breaker.is_active() else None
+
+    return guard
+
+
 def _price_lookup(exchange: ExchangeClient, prices: dict[str, Decimal]) -> Any:
     def lookup(symbol: str) -> Decimal:
         price = prices.get(symbol)
@@ -265,6 +275,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     breaker = CircuitBreaker(
         store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting
     )
+    execution.executor.send_guard = _kill_switch_guard(breaker)
     time_sync = ExchangeTimeSynchronizer(
         exchange,
         clock,

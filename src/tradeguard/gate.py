@@ -631,6 +631,7 @@ class Gate:
     def _executed(
         self, prepared: _Prepared, codes: tuple[str, ...], report: ExecutionReport
     ) -> SignalResult:
+        refused = report.outcome is SignalOutcome.REFUSED and bool(report.codes)
         return self._result(
             prepared.signal,
             prepared.correlation_id,
@@ -638,6 +639,7 @@ class Gate:
             report.outcome,
             codes + report.codes,
             order=report.order,
+            refusal=report.codes[0] if refused else None,
         )
 
     def _on_halt(self, correlation_id: str) -> None:

@@ -8,12 +8,16 @@ from the request to reconciliation. Exchange failures are recorded (``REJECTED``
 ``EXCHANGE_ORDER_REJECTED`` or ``EXCHANGE_ERROR``) and returned as outcomes; no foreign
 exception leaves this module. A contract test checks that no other module of ``src/`` calls
 ``place_order`` or ``cancel_order``.
+
+A ``send_guard`` is asked once more right before each order leaves: the kill switch engaged
+between the durable decision and the send stops the order there (``REFUSED`` with the guard's
+code; a guard that fails counts as engaged), so that nothing new leaves once it is engaged.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +34,9 @@ from .results import ExecutionReport, OrderSummary, SignalOutcome
 from .steps import WriteSteps, drive
 
 _log = get_logger("tradeguard.executor")
+
+SendGuard = Callable[[], str | None]
+"""Answers the code that stops every new order now (the kill switch), or None to send."""
 
 _EVENT_OF_STATUS = {
     OrderStatus.FILLED: OrderEvent.FILLED,
@@ -75,6 +82,7 @@ class Executor:
         positions: The position book updated from fills.
         reconciler: Reconciles fills that differ from the request.
         clock: Timestamps of the order events.
+        send_guard: Asked right before each order leaves (see the module docstring).
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class Executor:
         positions: PositionBook,
         reconciler: ReconciliationTracker,
         clock: Clock,
+        send_guard: SendGuard | None = None,
     ) -> None:
         self._exchange = exchange
         self._authority = authority
@@ -92,6 +101,7 @@ class Executor:
         self._positions = positions
         self._reconciler = reconciler
         self._clock = clock
+        self.send_guard = send_guard
         self._lock = threading.Lock()
         self._resting: dict[str, tuple[str, str]] = {}  # order_id -> (symbol, correlation_id)
 
@@ -199,6 +209,11 @@ class Executor:
             price=permit.price,
             intent=str(permit.intent),
         )
+        stop = self._stopped_by_guard()
+        if stop is not None:
+            self._positions.release(reservation)
+            record, report = self._withheld(permit, request, stop)
+            return _Sent(permit, reservation, None, [record], report)
         try:
             state = self._exchange.place_order(request)
         except Exception as exc:  # every adapter failure becomes a recorded outcome
@@ -250,6 +265,27 @@ class Executor:
         )
         return self._reconciler.after_order(job, state, self._cancel_remainder)
 
+    def _stopped_by_guard(self) -> str | None:
+        guard = self.send_guard
+        if guard is None:
+            return None
+        try:
+            return guard()
+        except Exception as exc:  # an unreadable kill switch counts as engaged
+            _log.error("send_guard_failed", code=ErrorCode.TPP_002.value, error=str(exc))
+            return ErrorCode.TPP_002.value
+
+    def _withheld(
+        self, permit: Permit, request: OrderRequest, code: str
+    ) -> tuple[OrderEventRecord, ExecutionReport]:
+        # The decision was recorded, then the guard stopped the order: it never left.
+        _log.warning(
+            "order_withheld", code=code, correlation_id=permit.correlation_id, symbol=permit.symbol
+        )
+        details = {"state": "NOT_SENT", "decision_seq": permit.decision_seq}
+        record = self._unplaced(permit, request, OrderEvent.REFUSED, code, details)
+        return record, ExecutionReport(permit.correlation_id, SignalOutcome.REFUSED, None, (code,))
+
     def _failed(
         self, permit: Permit, request: OrderRequest, exc: Exception
     ) -> tuple[OrderEventRecord, ExecutionReport]:
@@ -267,10 +303,28 @@ class Executor:
             symbol=permit.symbol,
             error=str(exc),
         )
-        record = OrderEventRecord(
+        details = {
+            "error": str(exc)[:500],
+            "state": "REJECTED" if rejected else "UNKNOWN",
+            "decision_seq": permit.decision_seq,
+        }
+        record = self._unplaced(permit, request, OrderEvent.REJECTED, code, details)
+        outcome = SignalOutcome.REJECTED if rejected else SignalOutcome.ERROR
+        return record, ExecutionReport(permit.correlation_id, outcome, None, (code,))
+
+    def _unplaced(
+        self,
+        permit: Permit,
+        request: OrderRequest,
+        event: OrderEvent,
+        code: str,
+        details: dict[str, Any],
+    ) -> OrderEventRecord:
+        # The event of an order that did not reach the exchange's book.
+        return OrderEventRecord(
             correlation_id=permit.correlation_id,
             timestamp_utc=self._clock.now(),
-            event=OrderEvent.REJECTED,
+            event=event,
             symbol=permit.symbol,
             side=str(permit.side),
             intent=str(permit.intent),
@@ -279,14 +333,8 @@ class Executor:
             exchange=self._exchange.name,
             client_order_id=request.client_order_id,
             code=code,
-            details={
-                "error": str(exc)[:500],
-                "state": "REJECTED" if rejected else "UNKNOWN",
-                "decision_seq": permit.decision_seq,
-            },
+            details=details,
         )
-        outcome = SignalOutcome.REJECTED if rejected else SignalOutcome.ERROR
-        return record, ExecutionReport(permit.correlation_id, outcome, None, (code,))
 
     def _event(self, permit: Permit, event: OrderEvent, state: OrderState) -> OrderEventRecord:
         return OrderEventRecord(
