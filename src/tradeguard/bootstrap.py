@@ -29,7 +29,14 @@ from .ids import new_correlation_id
 from .logging import get_logger
 from .metrics import MeteredAuditStore, ServiceMetrics
 from .operator import OperatorService, StatusProbes
-from .policy import Clock, GateName, OperatorActionRecord, TradePermissionPolicy
+from .policy import (
+    Clock,
+    GateName,
+    LatchPhase,
+    LatchStore,
+    OperatorActionRecord,
+    TradePermissionPolicy,
+)
 from .ports import AuditStore, ExchangeClient, Ticker
 from .settings import Settings, check_live_preconditions
 from .sources.budget import BudgetEvaluation, BudgetGuard
@@ -176,12 +183,26 @@ def _starting_equity(settings: Settings, exchange: ExchangeClient) -> Decimal:
     return max(quote, key=lambda b: len(b.currency)).total
 
 
-def _kill_switch_guard(breaker: CircuitBreaker) -> Any:
-    """Stop every new order while the kill switch is engaged (unreadable: raises, engaged)."""
-    halted = PolicyReasonCode.HALT_KILL_SWITCH.value
+def _send_guard(breaker: CircuitBreaker, latch_store: LatchStore | None) -> Any:
+    """Stop every new order while the kill switch is engaged or a HALT is latched.
+
+    An unreadable kill switch raises (the executor counts it as engaged); an unreadable latch
+    counts as latched, as the policy counts it. ``latch_store`` is None when the policy layer
+    is disabled: the latch is then not consulted, only the kill switch.
+    """
+    engaged = PolicyReasonCode.HALT_KILL_SWITCH.value
+    latched = PolicyReasonCode.HALT_LATCHED.value
 
     def guard() -> str | None:
-        return halted if breaker.is_active() else None
+        if breaker.is_active():
+            return engaged
+        if latch_store is None:
+            return None
+        try:
+            phase = latch_store.load().phase
+        except Exception:  # the policy treats an unreadable latch as held: so do we
+            return latched
+        return latched if phase is LatchPhase.LATCHED else None
 
     return guard
 
@@ -275,7 +296,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     breaker = CircuitBreaker(
         store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting
     )
-    execution.executor.send_guard = _kill_switch_guard(breaker)
+    execution.executor.send_guard = _send_guard(
+        breaker, latch_store if settings.policy_enabled else None
+    )
     time_sync = ExchangeTimeSynchronizer(
         exchange,
         clock,

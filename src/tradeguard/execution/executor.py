@@ -10,8 +10,9 @@ exception leaves this module. A contract test checks that no other module of ``s
 ``place_order`` or ``cancel_order``.
 
 A ``send_guard`` is asked once more right before each order leaves: the kill switch engaged
-between the durable decision and the send stops the order there (``REFUSED`` with the guard's
-code; a guard that fails counts as engaged), so that nothing new leaves once it is engaged.
+(or a HALT latched) between the durable decision and the send stops the order there
+(``REFUSED`` with the guard's code; a guard that fails counts as engaged), so that nothing new
+leaves once trading is halted.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .steps import WriteSteps, drive
 _log = get_logger("tradeguard.executor")
 
 SendGuard = Callable[[], str | None]
-"""Answers the code that stops every new order now (the kill switch), or None to send."""
+"""Answers the code that stops every new order now (kill switch, HALT latch), or None."""
 
 _EVENT_OF_STATUS = {
     OrderStatus.FILLED: OrderEvent.FILLED,

@@ -97,6 +97,7 @@ def wire(
     max_gross_exposure: Decimal | None = None,
     max_open_orders: int | None = None,
     prices: Any = None,
+    latch_store: Any = None,
 ) -> Wired:
     clock = clock or SystemClock()
     audit = audit or open_audit_store("memory://")
@@ -116,7 +117,7 @@ def wire(
         max_open_orders=max_open_orders,
     )
     builder = SwitchableBuilder(clock)
-    policy = TradePermissionPolicy(0, clock=clock)
+    policy = TradePermissionPolicy(0, clock=clock, latch_store=latch_store)
     gate = Gate(
         builder=builder,
         policy=policy,
