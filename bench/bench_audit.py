@@ -150,6 +150,13 @@ def _tasks(count: int, per_task: int, append: Callable[[Any], Awaitable[object]]
     }
 
 
+def _writer_stats(store: Any) -> dict[str, float]:
+    # Where the group commit's time went: rows per commit, the commit itself, and the time
+    # between commits (the appenders' turnaround). With N appenders each waiting for its own
+    # commit, a commit holds at most N rows, so N / (commit + between) bounds the rate.
+    return cast(dict[str, float], store._writer.stats().to_dict())  # bench only
+
+
 def _open(url: str) -> ChainStoreBase:
     # The asyncio methods are on every store class, not (yet) on the ``AuditStore`` protocol.
     return cast(ChainStoreBase, open_audit_store(url))
@@ -161,6 +168,7 @@ def _store_tasks(url: str, counts: dict[int, int]) -> list[dict[str, Any]]:
         store = _open(url)
         try:
             out.append(_tasks(tasks, total // tasks, store.arecord_decision))
+            out[-1]["writer"] = _writer_stats(store)
             if not store.verify().ok:
                 raise RuntimeError("chain broken after the benchmark")
         finally:
@@ -174,6 +182,7 @@ def _store_appends(url: str, counts: dict[int, int]) -> list[dict[str, Any]]:
         store = open_audit_store(url)
         try:
             out.append(_threads(threads, total // threads, store.record_decision))
+            out[-1]["writer"] = _writer_stats(store)
             if not store.verify().ok:
                 raise RuntimeError("chain broken after the benchmark")
         finally:
@@ -482,6 +491,8 @@ def _summary(sqlite: dict[str, Any], verify: dict[str, Any], postgres: dict[str,
         ],
         "sqlite_paced_1000_p99_ms": sqlite["paced_1000_per_s"]["p99_ms"],
         "verify_rows_per_s": verify["verify_rows_per_s"],
+        "sqlite_32_threads_writer": sqlite["appends"][-1]["writer"],
+        "sqlite_32_tasks_writer": sqlite["task_appends"][-1]["writer"],
     }
     if "appends" in postgres:
         summary.update(
@@ -495,6 +506,8 @@ def _summary(sqlite: dict[str, Any], verify: dict[str, Any], postgres: dict[str,
             postgres_ratio_vs_trigger=postgres["ratio_32_vs_trigger_baseline"],
             postgres_task_ratio_vs_trigger=postgres["ratio_32_tasks_vs_trigger_baseline"],
             postgres_paced_1000_p99_ms=postgres["paced_1000_per_s"]["p99_ms"],
+            postgres_32_threads_writer=postgres["appends"][-1]["writer"],
+            postgres_32_tasks_writer=postgres["task_appends"][-1]["writer"],
         )
     return summary
 

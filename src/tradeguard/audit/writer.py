@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,37 @@ class Pending:
 
 
 CommitBatch = Callable[[list[Pending]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """What the writer did so far: how full its commits were and where its time went.
+
+    ``commit_seconds`` is the database work of each batch; ``between_seconds`` adds up the time
+    from the end of one commit to the start of the next, waking the callers included. Under
+    steady load that is the callers' turnaround: how long those of one batch take to hand in
+    the next; otherwise it includes idle time.
+    """
+
+    batches: int
+    rows: int
+    commit_seconds: float
+    between_seconds: float
+    betweens: int
+
+    def to_dict(self) -> dict[str, float]:
+        """Return the means in milliseconds and the rows per second of that cycle."""
+        batch_rows = self.rows / self.batches if self.batches else 0.0
+        commit_ms = 1e3 * self.commit_seconds / self.batches if self.batches else 0.0
+        between_ms = 1e3 * self.between_seconds / self.betweens if self.betweens else 0.0
+        cycle_ms = commit_ms + between_ms
+        return {
+            "batches": self.batches,
+            "mean_batch_rows": round(batch_rows, 1),
+            "mean_commit_ms": round(commit_ms, 3),
+            "mean_between_commits_ms": round(between_ms, 3),
+            "rows_per_s_of_this_cycle": round(batch_rows / cycle_ms * 1e3) if cycle_ms else 0,
+        }
 
 
 def _resolve(batch: list[Pending]) -> None:
@@ -192,6 +224,8 @@ class GroupCommitWriter:
         self._stopped = False
         self._inflight: list[Pending] = []
         self._deadlines = Deadlines()
+        # Written by the writer thread only; read as a snapshot by ``stats``.
+        self._stats = WriterStats(0, 0, 0.0, 0.0, 0)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -264,6 +298,10 @@ class GroupCommitWriter:
             except IndexError:
                 return out
 
+    def stats(self) -> WriterStats:
+        """Return the counters so far (a consistent snapshot)."""
+        return self._stats
+
     @property
     def alive(self) -> bool:
         """True while the writer thread runs."""
@@ -320,13 +358,29 @@ class GroupCommitWriter:
                 return batch
 
     def _run(self) -> None:
+        clock = time.perf_counter
+        ended: float | None = None
         while (batch := self._take()) is not None:
+            started = clock()
+            between = None if ended is None else started - ended
             self._inflight = batch
             try:
                 self._commit_or_split(batch)
             finally:
+                ended = clock()  # waking the callers counts as time between commits
                 self._inflight = []
                 _complete(batch)
+                self._count(batch, ended - started, between)
+
+    def _count(self, batch: list[Pending], commit: float, between: float | None) -> None:
+        old = self._stats
+        self._stats = WriterStats(
+            old.batches + 1,
+            old.rows + sum(len(pending.rows) for pending in batch),
+            old.commit_seconds + commit,
+            old.between_seconds + (between or 0.0),
+            old.betweens + (0 if between is None else 1),
+        )
 
     def _commit_or_split(self, batch: list[Pending]) -> None:
         try:
@@ -348,4 +402,11 @@ class GroupCommitWriter:
                 pending.error = error
 
 
-__all__ = ["CommitBatch", "ControlWrite", "Deadlines", "GroupCommitWriter", "Pending"]
+__all__ = [
+    "CommitBatch",
+    "ControlWrite",
+    "Deadlines",
+    "GroupCommitWriter",
+    "Pending",
+    "WriterStats",
+]

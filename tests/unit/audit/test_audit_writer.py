@@ -82,3 +82,22 @@ def test_an_append_after_close_is_refused_at_once() -> None:
     with pytest.raises(AuditUnavailableError):
         writer.submit([ROW])
     assert time.monotonic() - started < 1.0
+
+
+def test_stats_count_every_batch_its_rows_and_the_time_of_its_commit():
+    commit = CountingCommit(delay=0.005)
+    writer = GroupCommitWriter(commit, name="test-stats")
+    try:
+        assert writer.stats().to_dict()["batches"] == 0
+        for _ in range(3):
+            writer.submit([ROW, ROW])
+        time.sleep(0.02)  # the writer counts a batch after waking its callers
+        stats = writer.stats()
+    finally:
+        writer.close()
+    assert (stats.batches, stats.rows, stats.betweens) == (3, 6, 2)
+    assert stats.commit_seconds >= 3 * 0.005
+    summary = stats.to_dict()
+    assert summary["mean_batch_rows"] == 2.0 and summary["mean_commit_ms"] >= 5.0
+    cycle_ms = summary["mean_commit_ms"] + summary["mean_between_commits_ms"]
+    assert summary["rows_per_s_of_this_cycle"] == round(2.0 / cycle_ms * 1e3)
