@@ -91,6 +91,20 @@ def _send(base: str, **fields: Any) -> httpx.Response:
     return httpx.post(f"{base}/v1/signals", content=raw, headers=headers, timeout=10)
 
 
+def test_a_fat_fingered_size_is_refused_before_it_leaves(
+    running_service: tuple[str, dict[str, str], Path],
+) -> None:
+    # The default cap is 100,000 of gross exposure; 1,000 BTC at about 50,000 is far above it.
+    base, _env, _tmp_path = running_service
+    huge = _send(base, quantity="1000")
+    assert huge.status_code == 200
+    body = huge.json()
+    assert body["decision"] == "ALLOW"  # every gate passed: the cap refuses the size
+    assert body["outcome"] == "REFUSED" and body["order"] is None
+    assert body["refusal_code"] == "RISK_EXPOSURE"
+    assert _send(base).json()["outcome"] == "EXECUTED"
+
+
 def test_tour_signal_kill_switch_signal_again_and_verify(
     running_service: tuple[str, dict[str, str], Path],
 ) -> None:
