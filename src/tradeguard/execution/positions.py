@@ -160,9 +160,11 @@ class PositionBook:
         ``quantity`` is reserved atomically with both checks.
         """
         limit = self.max_gross_exposure
-        # Prices are read before the lock: a lookup may go to the exchange.
+        # Prices and the resting count are read before the lock: a lookup may go to the
+        # exchange. A resting count that cannot be read is None: the open-orders cap refuses.
         prices = self._prices(symbol) if limit is not None else {}
-        resting = self._resting() if self.max_open_orders is not None else 0
+        resting = self._resting_or_none() if self.max_open_orders is not None else 0
+        extra = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
         with self._lock:
             book = self._books.setdefault(symbol, _Book())
             worst = (
@@ -173,9 +175,10 @@ class PositionBook:
             result = check(worst)
             if not result.permitted:
                 return result, None
-            if limit is not None and self._over_limit(symbol, side, quantity, limit, prices):
+            adds_risk = book.worst_size(*extra) > book.worst_size()
+            if adds_risk and limit is not None and self._over_limit(symbol, extra, limit, prices):
                 return EXPOSURE_REFUSED, None
-            if self._too_many_orders(book, side, quantity, resting):
+            if adds_risk and self._too_many_orders(resting):
                 return OPEN_ORDERS_REFUSED, None
             reservation = Reservation(f"r{next(self._numbers)}", symbol, side, quantity)
             self._reservations[reservation.reservation_id] = (symbol, side, quantity)
@@ -207,35 +210,46 @@ class PositionBook:
         return prices
 
     def _over_limit(
-        self, symbol: str, side: Side, quantity: Decimal, limit: Decimal, prices: dict[str, Decimal]
+        self,
+        symbol: str,
+        extra: tuple[Decimal, Decimal],
+        limit: Decimal,
+        prices: dict[str, Decimal],
     ) -> bool:
-        # Under the lock: the worst gross exposure with and without this order.
-        before = after = ZERO
-        extra_buy, extra_sell = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
+        # Under the lock: the worst gross exposure with this order (``extra`` = the buy and
+        # sell quantities it adds on ``symbol``) above the limit. Only called for an order
+        # that adds risk, so "with" is above "without" and only the limit is left to check.
+        after = ZERO
         for name, book in self._books.items():
-            size_before = book.worst_size()
-            size_after = book.worst_size(extra_buy, extra_sell) if name == symbol else size_before
-            if size_after == ZERO and size_before == ZERO:
+            size = book.worst_size(*extra) if name == symbol else book.worst_size()
+            if size == ZERO:
                 continue
             price = prices.get(name)
             if price is None:
                 return True
-            before += size_before * price
-            after += size_after * price
-        return after > limit and after > before
+            after += size * price
+        return after > limit
 
     def _resting(self) -> int:
         return self.open_orders() if self.open_orders is not None else 0
 
-    def _too_many_orders(self, book: _Book, side: Side, quantity: Decimal, resting: int) -> bool:
+    def _resting_or_none(self) -> int | None:
+        try:
+            return self._resting()
+        except Exception as exc:  # unknown: the open-orders cap refuses what adds risk
+            _log.warning(
+                "open_orders_unavailable", code=ErrorCode.RISK_OPEN_ORDERS.value, error=str(exc)
+            )
+            return None
+
+    def _too_many_orders(self, resting: int | None) -> bool:
         # Under the lock. A resting order of this process keeps its reservation until it is
         # terminal, so the live reservations count it too: the larger count is the open one.
         cap = self.max_open_orders
         if cap is None:
             return False
-        extra_buy, extra_sell = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
-        if book.worst_size(extra_buy, extra_sell) <= book.worst_size():
-            return False  # an exit adds no risk
+        if resting is None:
+            return True
         return max(resting, len(self._reservations)) + 1 > cap
 
     def release(self, reservation: Reservation | None) -> None:

@@ -138,3 +138,15 @@ def test_a_burst_in_one_batch_stops_at_the_open_orders_cap():
     assert {r.refusal_code for r in refused} == {ErrorCode.RISK_OPEN_ORDERS.value}
     # Once those three have filled, nothing is open: the next one passes.
     assert w.gate.submit(signal(quantity="0.01")).executed
+
+
+def test_an_unreadable_resting_count_refuses_new_risk_but_not_exits():
+    def broken() -> int:
+        raise RuntimeError("executor gone")
+
+    book = PositionBook(FakeClock(), max_open_orders=10, open_orders=broken)
+    book.apply_fill("BTC", Side.BUY, D(2), D(100))
+    check, _ = book.check_and_reserve("BTC", Side.BUY, D(1), _ok)
+    assert not check.permitted and check.code is ErrorCode.RISK_OPEN_ORDERS
+    check, _ = book.check_and_reserve("BTC", Side.SELL, D(1), _ok)
+    assert check.permitted
