@@ -80,6 +80,15 @@ class ErrorCode(StrEnum):
     DRY_RUN_ISOLATION = "DRY_RUN_ISOLATION"
     EXCHANGE_ORDER_NOT_FOUND = "EXCHANGE_ORDER_NOT_FOUND"
     EXCHANGE_AUTH_FAILED = "EXCHANGE_AUTH_FAILED"
+    # LIVE preflight, account health, start from the exchange's truth (issue 13)
+    EXCHANGE_ACCOUNT_UNREADABLE = "EXCHANGE_ACCOUNT_UNREADABLE"
+    PREFLIGHT_FAILED = "PREFLIGHT_FAILED"
+    PREFLIGHT_BALANCES_UNREADABLE = "PREFLIGHT_BALANCES_UNREADABLE"
+    PREFLIGHT_OPEN_ORDERS_UNREADABLE = "PREFLIGHT_OPEN_ORDERS_UNREADABLE"
+    PREFLIGHT_SYMBOL_UNKNOWN = "PREFLIGHT_SYMBOL_UNKNOWN"
+    START_STATE_UNREADABLE = "START_STATE_UNREADABLE"
+    START_RESTING_ORDERS_ADOPTED = "START_RESTING_ORDERS_ADOPTED"
+    START_POSITION_MISMATCH = "START_POSITION_MISMATCH"
     # Feed and lockdown (SPEC §6)
     SSE_RECONNECT_EXHAUSTED = "SSE_RECONNECT_EXHAUSTED"
     L6_LOCKDOWN = "L6_LOCKDOWN"
@@ -322,8 +331,48 @@ CODE_INFO: dict[str, CodeInfo] = {
         "Check the order id; reconciliation reads the order's final state.",
     ),
     "EXCHANGE_AUTH_FAILED": _info(
-        "The exchange refused the API key or signature (HTTP 401/403).",
-        "Check TRADEGUARD_EXCHANGE_API_KEY / _API_SECRET and the key's permissions.",
+        "The exchange refused the API key or signature (HTTP 401/403): keys wrong, revoked or"
+        " rotated. At run time the kill switch is engaged by `system:exchange-account`, so"
+        " the decision is HALT and latched until an operator resets it.",
+        "Fix TRADEGUARD_EXCHANGE_API_KEY / _API_SECRET and the key's permissions, run"
+        " `tradeguard preflight`, then `tradeguard kill off` and `tradeguard latch reset`.",
+    ),
+    "EXCHANGE_ACCOUNT_UNREADABLE": _info(
+        "The exchange account (balances, open orders) could not be read: timeout, server"
+        " error or garbage; health check `exchange_account` is RED, so only exits pass.",
+        "Check the exchange's status page and the network; trading resumes once a read works.",
+    ),
+    "PREFLIGHT_FAILED": _info(
+        "`tradeguard preflight` (run by `tradeguard run` in LIVE) found a failing check; LIVE"
+        " refused to start.",
+        "Run `tradeguard preflight --json`, fix each check's code as its action says, retry.",
+    ),
+    "PREFLIGHT_BALANCES_UNREADABLE": _info(
+        "Preflight: the account balances could not be read.",
+        "Check the key's read permission and the exchange's status; rerun the preflight.",
+    ),
+    "PREFLIGHT_OPEN_ORDERS_UNREADABLE": _info(
+        "Preflight: the account's open orders could not be read.",
+        "Check the key's read permission and the exchange's status; rerun the preflight.",
+    ),
+    "PREFLIGHT_SYMBOL_UNKNOWN": _info(
+        "Preflight: a configured symbol is not known to the exchange (its ticker is refused).",
+        "Fix TRADEGUARD_SYMBOLS to the exchange's spelling (e.g. BTCZAR on VALR).",
+    ),
+    "START_STATE_UNREADABLE": _info(
+        "At start the resting orders or balances could not be read from the exchange; LIVE"
+        " refuses to accept signals without them.",
+        "Restore the exchange connection and the keys, then start again.",
+    ),
+    "START_RESTING_ORDERS_ADOPTED": _info(
+        "At start, orders already resting on the exchange were counted by the exposure and"
+        " open-orders caps (and are cancelled by the kill switch).",
+        "None; check they are expected (`tradeguard status`, the exchange's UI).",
+    ),
+    "START_POSITION_MISMATCH": _info(
+        "At start the exchange disagrees with the audit trail's last known positions or"
+        " resting orders; recorded in order_audit (RECONCILED).",
+        "Compare the account with `tradeguard audit export`; fix by hand before trading on.",
     ),
     "SSE_RECONNECT_EXHAUSTED": _info(
         "The event feed failed to reconnect 5 times in a row; L6 lockdown.",

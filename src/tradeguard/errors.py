@@ -8,6 +8,7 @@ TradeGuardError                    code, message, hint
 ├── DependencyUnavailableError     retry later                     exit 3 / HTTP 503
 │   ├── AuditUnavailableError      the audit store cannot record
 │   ├── ExchangeUnavailableError   the exchange did not answer
+│   │   └── ExchangeAuthError      the exchange refused the credentials (fix the keys)
 │   └── SourceUnavailableError     a policy source did not answer
 ├── ExchangeRejectedError          the exchange refused an order   (recorded, not retried)
 ├── PermitError                    an order without a valid permit (a bug: stop)
@@ -80,6 +81,16 @@ class ExchangeUnavailableError(DependencyUnavailableError):
     """The exchange did not answer (network error, timeout, 5xx, down)."""
 
 
+class ExchangeAuthError(ExchangeUnavailableError):
+    """The exchange refused the API key or signature (``EXCHANGE_AUTH_FAILED``).
+
+    Keys revoked, rotated or wrong: retrying does not help, an operator must fix them. It is an
+    ``ExchangeUnavailableError`` so that every caller that fails closed on an unavailable
+    exchange fails closed on it too; the service latches HALT on it (see
+    ``tradeguard.sources.account``). The paper exchange never raises it.
+    """
+
+
 class SourceUnavailableError(DependencyUnavailableError):
     """A policy source did not answer."""
 
@@ -107,6 +118,7 @@ __all__ = [
     "AuditUnavailableError",
     "ConfigurationError",
     "DependencyUnavailableError",
+    "ExchangeAuthError",
     "ExchangeRejectedError",
     "ExchangeUnavailableError",
     "IntegrityViolationError",

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from ..codes import ErrorCode
 from ..errors import (
     ConfigurationError,
+    ExchangeAuthError,
     ExchangeRejectedError,
     ExchangeUnavailableError,
     TradeGuardError,
@@ -93,7 +94,7 @@ def _translate(ccxt: Any, exc: Exception, action: str) -> TradeGuardError:
         (ccxt.NetworkError, lambda m: ExchangeUnavailableError(ErrorCode.EXCHANGE_ERROR, m)),
         (
             ccxt.AuthenticationError,
-            lambda m: ExchangeUnavailableError(ErrorCode.EXCHANGE_AUTH_FAILED, m),
+            lambda m: ExchangeAuthError(ErrorCode.EXCHANGE_AUTH_FAILED, m),
         ),
         (
             ccxt.OrderNotFound,

@@ -7,7 +7,7 @@ placed, 400 when refused), ``GET /v1/orders/{pair}/orderid/{id}``,
 ``DELETE /v2/orders/order``, ``GET /v1/orders/open``, ``GET /v1/account/balances``.
 
 Error translation: transport errors, timeouts, 429 and 5xx → ``ExchangeUnavailableError``
-(``EXCHANGE_ERROR``); 401/403 → ``ExchangeUnavailableError`` (``EXCHANGE_AUTH_FAILED``); an
+(``EXCHANGE_ERROR``); 401/403 → ``ExchangeAuthError`` (``EXCHANGE_AUTH_FAILED``); an
 unknown order (404, or 400 with VALR code -1) → ``ExchangeRejectedError``
 (``EXCHANGE_ORDER_NOT_FOUND``); any other 4xx → ``ExchangeRejectedError``
 (``EXCHANGE_ORDER_REJECTED``); an answer that cannot be parsed → ``ExchangeUnavailableError``
@@ -29,7 +29,12 @@ import httpx
 from pydantic import SecretStr
 
 from ..codes import ErrorCode
-from ..errors import ExchangeRejectedError, ExchangeUnavailableError, TradeGuardError
+from ..errors import (
+    ExchangeAuthError,
+    ExchangeRejectedError,
+    ExchangeUnavailableError,
+    TradeGuardError,
+)
 from ..logging import get_logger
 from ..policy import Clock, Side
 from ..ports import Balance, OrderRequest, OrderState, OrderStatus, OrderType, Ticker
@@ -91,7 +96,7 @@ def _translate_status(response: httpx.Response, *, order_call: bool) -> None:
     code, message = _valr_error(response)
     detail = f"VALR answered HTTP {status} (code {code}): {message}"
     if status in (401, 403):
-        raise ExchangeUnavailableError(
+        raise ExchangeAuthError(
             ErrorCode.EXCHANGE_AUTH_FAILED,
             detail,
             hint="check TRADEGUARD_EXCHANGE_API_KEY and TRADEGUARD_EXCHANGE_API_SECRET",

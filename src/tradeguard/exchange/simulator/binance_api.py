@@ -133,7 +133,7 @@ class BinanceDialect:
     # --- signed ----------------------------------------------------------------------------
 
     def _verify(self, request: SimRequest) -> dict[str, str] | SimReply:
-        if not hmac.compare_digest(
+        if self._state.faults.auth_fail or not hmac.compare_digest(
             (request.header("X-MBX-APIKEY") or "").encode(), self._api_key.encode()
         ):
             return json_reply(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions."})

@@ -16,6 +16,9 @@ Semantics (each POST *replaces* the whole set; ``{}`` clears every fault):
 - ``ticker_frozen_seconds`` (number >= 0): ticker timestamps are frozen this far in the past
   (measured from when the fault was set) and the price stops moving.
 - ``reject_orders`` (bool): every new order is refused (VALR 400 code -6, Binance 400 -2010).
+- ``auth_fail`` (bool): the API keys are rejected from now on, as when they are revoked or
+  rotated: every signed route answers like the real venue does for bad keys (VALR 401 code
+  -11252, Binance 401 -2015). Public routes (time, ticker) keep answering.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ FAULT_KEYS: Final = frozenset(
         "partial_fill_remainder",
         "ticker_frozen_seconds",
         "reject_orders",
+        "auth_fail",
     }
 )
 
@@ -54,6 +58,7 @@ class SimulatorFaults:
     partial_fill_remainder: RemainderPolicy = RemainderPolicy.FILL
     ticker_frozen_seconds: float | None = None
     reject_orders: bool = False
+    auth_fail: bool = False
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -76,6 +81,7 @@ class SimulatorFaults:
             "partial_fill_remainder": self.partial_fill_remainder.value,
             "ticker_frozen_seconds": self.ticker_frozen_seconds,
             "reject_orders": self.reject_orders,
+            "auth_fail": self.auth_fail,
         }
 
     @classmethod
@@ -94,6 +100,7 @@ class SimulatorFaults:
             partial_fill_remainder=_remainder(data),
             ticker_frozen_seconds=_seconds(data, "ticker_frozen_seconds"),
             reject_orders=_bool(data, "reject_orders"),
+            auth_fail=_bool(data, "auth_fail"),
         )
 
 

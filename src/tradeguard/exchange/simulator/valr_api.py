@@ -1,7 +1,8 @@
 """The VALR subset the ``valr`` adapter uses, served by the simulator.
 
 Signed routes verify ``X-VALR-API-KEY`` and the HMAC-SHA512 ``X-VALR-SIGNATURE`` over
-timestamp + verb + path (with query) + body, and answer 401 when either is wrong. A POST or
+timestamp + verb + path (with query) + body, and answer 401 when either is wrong (or the
+``auth_fail`` fault says the keys were revoked). A POST or
 DELETE with a body but without ``Content-Type: application/json`` gets 403, as on VALR.
 """
 
@@ -97,6 +98,8 @@ class ValrDialect:
         timestamp = request.header("X-VALR-TIMESTAMP") or ""
         signature = request.header("X-VALR-SIGNATURE") or ""
         refused = json_reply(401, {"code": -11252, "message": "Invalid API key or signature"})
+        if self._state.faults.auth_fail:
+            return refused
         if not hmac.compare_digest(key.encode(), self._api_key.encode()):
             return refused
         if not timestamp.isdigit():
