@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .codes import ErrorCode
-from .errors import TradeGuardError
+from .errors import DependencyUnavailableError, TradeGuardError
 from .execution import Executor
+from .execution.startup import StartReport, start_from_exchange
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient
@@ -29,6 +30,7 @@ from .metrics import ServiceMetrics
 from .policy import Clock, Decision, PolicyDecision, PolicyDecisionRecord, TradePermissionPolicy
 from .ports import AuditStore, ExchangeClient
 from .settings import Settings
+from .sources.account import AccountState, AuthFailureLatch, ExchangeAccountMonitor
 from .sources.budget import BudgetGuard
 from .sources.builder import PolicyContextBuilder
 from .sources.circuit_breaker import CircuitBreaker
@@ -52,6 +54,8 @@ class Container(Protocol):
     executor: Executor
     lockdown: LockdownController
     feed: EventFeedClient | None
+    account: ExchangeAccountMonitor | None
+    auth_latch: AuthFailureLatch | None
 
     @property
     def exchange(self) -> ExchangeClient:
@@ -80,6 +84,8 @@ class Heartbeat:
         """Evaluate once; record a row when the (decision, reason code) pair changed."""
         c = self._c
         c.lockdown.retry_pending()
+        if c.auth_latch is not None:
+            c.auth_latch.retry_pending()
         correlation_id = new_correlation_id()
         context = c.builder.build(correlation_id)
         decision = c.policy.evaluate(context)
@@ -140,12 +146,19 @@ def sync_time(container: Container) -> None:
     container.time_sync.sync_time(str(uuid.uuid4()))
 
 
+def read_account(container: Container) -> None:
+    """Read the exchange account once (balances, open orders) for ``exchange_account``."""
+    if container.account is not None and container.account.configured:
+        container.account.read()
+
+
 def prime_sources(container: Container) -> None:
-    """Read each source once (no writes): tickers, exchange time, budget report."""
+    """Read each source once (no writes): tickers, exchange time, budget report, account."""
     for name, action in (
         ("tickers", lambda: poll_tickers(container)),
         ("time_sync", lambda: sync_time(container)),
         ("budget", container.budget.refresh),
+        ("account", lambda: read_account(container)),
     ):
         try:
             action()
@@ -169,11 +182,54 @@ class Background:
             task.stop()
 
 
+def start_from_exchange_truth(container: Container, *, required: bool) -> StartReport | None:
+    """Before the first decision: read the account, adopt its resting orders, reconcile.
+
+    Args:
+        container: The built container.
+        required: LIVE: an account that cannot be read raises instead of being logged.
+
+    Raises:
+        DependencyUnavailableError: ``required`` and the account (``START_STATE_UNREADABLE``)
+            or the audit trail could not be read.
+    """
+    monitor = container.account
+    if monitor is None or not monitor.configured:
+        return None
+    reading = monitor.read()
+    try:
+        if reading.state is not AccountState.OK:
+            raise DependencyUnavailableError(
+                ErrorCode.START_STATE_UNREADABLE,
+                f"resting orders and balances could not be read ({reading.code}): {reading.detail}",
+                hint="restore the exchange connection and the API keys, then start again",
+            )
+        report = start_from_exchange(
+            open_orders=reading.open_orders,
+            balances=reading.balances,
+            executor=container.executor,
+            audit=container.audit_store,
+            clock=container.clock,
+            exchange_name=container.exchange.name,
+        )
+    except TradeGuardError as exc:
+        if required:
+            raise
+        _log.warning("start_from_exchange_failed", code=exc.code, detail=exc.message)
+        return None
+    _log.info("started_from_exchange", **report.to_dict())
+    return report
+
+
 def start_background(container: Container) -> Background:
     """Start the heartbeat, time sync, budget refresh, ticker polling and the event feed."""
     settings = container.settings
     heartbeat = Heartbeat(container)
     container.lockdown.on_locked = lambda _cid: heartbeat.beat("lockdown")
+    if container.auth_latch is not None:
+        container.auth_latch.on_engaged = lambda _cid: heartbeat.beat("exchange-auth")
+        container.auth_latch.armed = True
+    start_from_exchange_truth(container, required=settings.is_live)
     prime_sources(container)
     ticker_interval = max(0.2, min(5.0, settings.max_market_data_age_seconds / 3))
     tasks = [
@@ -185,6 +241,12 @@ def start_background(container: Container) -> Background:
             code=ErrorCode.EXCHANGE_TIME_UNAVAILABLE,
         ),
         PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001"),
+        PeriodicTask(
+            "exchange_account",
+            settings.account_check_interval_seconds,
+            lambda: read_account(container),
+            code=ErrorCode.EXCHANGE_ACCOUNT_UNREADABLE,
+        ),
     ]
     if settings.budget_report:
         tasks.insert(
@@ -214,7 +276,9 @@ __all__ = [
     "Heartbeat",
     "poll_tickers",
     "prime_sources",
+    "read_account",
     "start_background",
+    "start_from_exchange_truth",
     "stop_background",
     "sync_time",
 ]

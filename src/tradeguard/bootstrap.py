@@ -39,6 +39,7 @@ from .policy import (
 )
 from .ports import AuditStore, ExchangeClient, Ticker
 from .settings import Settings, check_live_preconditions
+from .sources.account import AuthFailureLatch, ExchangeAccountCheck, ExchangeAccountMonitor
 from .sources.budget import BudgetEvaluation, BudgetGuard
 from .sources.builder import PolicyContextBuilder
 from .sources.circuit_breaker import CircuitBreaker
@@ -83,6 +84,8 @@ class Container:
     lockdown: LockdownController
     feed: EventFeedClient | None = None
     warnings: tuple[str, ...] = ()
+    account: ExchangeAccountMonitor | None = None
+    auth_latch: AuthFailureLatch | None = None
 
     def close(self) -> None:
         """Release the feed, the exchange and the database."""
@@ -224,6 +227,7 @@ def _health(
     feed_connected: Any,
     reconciliation_pending: Any,
     store: AuditStore,
+    account: ExchangeAccountMonitor | None = None,
 ) -> HealthVerificationModule:
     return HealthVerificationModule(
         [
@@ -237,8 +241,24 @@ def _health(
             EventFeedCheck(feed_connected),
             ReconciliationCheck(reconciliation_pending),
             AuditWritableCheck(store.ping, monotonic=clock.monotonic),
+            *(
+                ()
+                if account is None
+                else (ExchangeAccountCheck(account, clock, _account_max_age(settings)),)
+            ),
         ]
     )
+
+
+def _account_max_age(settings: Settings) -> float:
+    # A successful account read counts for three intervals (or the exchange timeout if
+    # longer): one failed read alone is seen through the read's own state, not its age.
+    return max(3 * settings.account_check_interval_seconds, settings.exchange_timeout_seconds)
+
+
+def _account_configured(settings: Settings) -> bool:
+    # DRY_RUN on a real adapter may run without keys (public reads only): no account to read.
+    return settings.exchange == "paper" or settings.is_live or settings.exchange_api_key is not None
 
 
 BUDGET_ACTOR = "system:budget-guard"
@@ -299,6 +319,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     execution.executor.send_guard = _send_guard(
         breaker, latch_store if settings.policy_enabled else None
     )
+    auth_latch = AuthFailureLatch(breaker)
+    account = ExchangeAccountMonitor(
+        exchange,
+        clock,
+        on_auth_failure=auth_latch.engage,
+        configured=_account_configured(settings),
+    )
+    exchange.on_auth_failure = account.note_auth_failure
     time_sync = ExchangeTimeSynchronizer(
         exchange,
         clock,
@@ -318,6 +346,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         else None,
         execution.reconciler.pending,
         store,
+        account,
     )
     budget = BudgetGuard(
         settings.budget_report,
@@ -332,6 +361,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
     # A partial fill makes the health NEUTRAL at once, not when the cached sample expires.
     execution.reconciler.on_change(lambda: builder.invalidate(GateName.HEALTH))
+    account.on_change(lambda: builder.invalidate(GateName.HEALTH))
     gate = Gate(
         builder=builder,
         policy=policy,
@@ -394,6 +424,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         lockdown=lockdown,
         feed=feed,
         warnings=warnings,
+        account=account,
+        auth_latch=auth_latch,
     )
 
 

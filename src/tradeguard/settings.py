@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Exchange is unreachable (RED) without a successful call within this time.",
     )
+    account_check_interval_seconds: float = Field(
+        5,
+        gt=0,
+        description="How often the exchange account (balances, open orders) is read; "
+        "health check `exchange_account` is RED when it cannot be, HALT when keys are refused.",
+        json_schema_extra=_verify(f"`exchange_account` in `health_checks` of {_STATUS_JSON}"),
+    )
     exchange_request_timeout_seconds: float = Field(
         5, gt=0, description="Timeout of one exchange HTTP request."
     )

@@ -37,6 +37,12 @@ def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
     context = container.builder.build(str(uuid.uuid4()))
     failed = [gate.value for gate in context.incomplete_sources]
     checks["sources"] = "OK" if not failed else {"incomplete": failed}
+    # Shown, not counted: an unreadable account makes the decision NEUTRAL, and exits must
+    # still reach a service that a load balancer would stop routing to when not ready.
+    report = container.health.last_report
+    for result in () if report is None else report.results:
+        if result.name == "exchange_account":
+            checks["exchange_account"] = {"status": result.status.value, "code": result.code}
     return ready and not failed, checks
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, db, evaluate, exchange_sim, runbook, scenarios, service, time_check
+from . import (
+    audit,
+    db,
+    evaluate,
+    exchange_sim,
+    preflight,
+    runbook,
+    scenarios,
+    service,
+    time_check,
+)
 
 app = typer.Typer(
     name="tradeguard",
@@ -22,6 +32,7 @@ def _root() -> None:
 
 for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim):
     group.register(app)
+preflight.register(app)
 
 
 def main() -> None:

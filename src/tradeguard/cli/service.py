@@ -107,7 +107,12 @@ def run(
         log.warning("live_safeguard_not_configured", code=ErrorCode.NOT_CONFIGURED, detail=warning)
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
-    background = start_background(container)
+    try:
+        _preflight_before_signals(container, log)
+        background = start_background(container)
+    except BaseException:
+        container.close()
+        raise
     try:
         app = create_app(container)
         sys.stderr.write(_banner(settings, bind_host, bind_port, generated) + "\n")
@@ -121,6 +126,19 @@ def run(
         background.stop()
         container.close()
         log.info("service_stopped")
+
+
+def _preflight_before_signals(container: Any, log: Any) -> None:
+    """LIVE: refuse to start unless the preflight passes; DRY_RUN: log what it found."""
+    from .preflight import container_preflight, require_preflight
+
+    if container.settings.is_live:
+        report = require_preflight(container)
+    else:
+        report = container_preflight(container)
+    for result in report.results:
+        level = log.info if result.status == "PASS" else log.warning
+        level("preflight_check", **result.to_dict())
 
 
 def _remote_status(settings: Settings) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from ..errors import ExchangeRejectedError, TradeGuardError
+from ..errors import ExchangeAuthError, ExchangeRejectedError, TradeGuardError
 from ..policy import Clock
 from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, Ticker
 
@@ -29,6 +29,9 @@ class MonitoredExchange:
         on_call: Called after every call with ``(method name, ok, seconds)``; ``ok`` is False
             for any exception, including a rejection.
         on_ticker: Called with every ticker fetched (market data freshness).
+
+    ``on_auth_failure`` (set after construction) is called with every ``ExchangeAuthError``
+    before it is re-raised: the credentials were rejected, whichever call found out.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class MonitoredExchange:
         self._clock = clock
         self._on_call = on_call
         self._on_ticker = on_ticker
+        self.on_auth_failure: Callable[[ExchangeAuthError], object] | None = None
         self._lock = threading.Lock()
         self._last_success: float | None = None
         self._last_error: TradeGuardError | None = None
@@ -81,6 +85,8 @@ class MonitoredExchange:
                 if isinstance(exc, ExchangeRejectedError):
                     self._last_success = now
             self._report(method, False, now - started)
+            if isinstance(exc, ExchangeAuthError) and self.on_auth_failure is not None:
+                self.on_auth_failure(exc)
             raise
         now = self._clock.monotonic()
         with self._lock:

@@ -125,6 +125,26 @@ class Executor:
         with self._lock:
             return len(self._resting)
 
+    def adopt_resting(self, orders: Sequence[OrderState]) -> int:
+        """Count orders already resting on the exchange (left by an earlier process).
+
+        Each non-terminal order joins this executor's resting orders (the open-orders cap,
+        the kill switch's cancel) and its unfilled quantity is held in the position book (the
+        exposure cap) until this executor cancels it. Returns how many were new here.
+        """
+        adopted = 0
+        for order in orders:
+            if order.status.is_terminal:
+                continue
+            with self._lock:
+                if order.order_id in self._resting:
+                    continue
+                self._resting[order.order_id] = (order.symbol, order.client_order_id)
+            remaining = order.requested_quantity - order.filled_quantity
+            self._positions.hold_resting(order.order_id, order.symbol, order.side, remaining)
+            adopted += 1
+        return adopted
+
     # --- orders ----------------------------------------------------------------------------
 
     def execute(self, permit: Permit, reservation: Reservation | None = None) -> ExecutionReport:
@@ -392,6 +412,7 @@ class Executor:
         state = self._exchange.cancel_order(symbol, order_id)
         with self._lock:
             self._resting.pop(order_id, None)
+        self._positions.release_resting(order_id)
         return state
 
     def _resting_orders(self, symbol: str | None) -> list[tuple[str, str, str | None]]:
@@ -428,6 +449,7 @@ class Executor:
                 continue
             with self._lock:
                 origin = self._resting.pop(order_id, None)
+            self._positions.release_resting(order_id)
             cancelled.append(state)
             self._record([self._cancel_event(state, correlation_id, origin)])
         if cancelled:

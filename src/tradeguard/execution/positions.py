@@ -252,6 +252,25 @@ class PositionBook:
             return True
         return max(resting, len(self._reservations)) + 1 > cap
 
+    def hold_resting(self, order_id: str, symbol: str, side: Side, quantity: Decimal) -> None:
+        """Count an order found resting on the exchange at start as an order in flight.
+
+        Its unfilled ``quantity`` then counts in the worst exposure the cap checks, and the
+        order in the open orders, until :meth:`release_resting` (idempotent per order).
+        """
+        if quantity <= ZERO:
+            return
+        key = f"resting:{order_id}"
+        with self._lock:
+            if key in self._reservations:
+                return
+            self._reservations[key] = (symbol, side, quantity)
+            self._hold(self._books.setdefault(symbol, _Book()), side, quantity)
+
+    def release_resting(self, order_id: str) -> None:
+        """Stop counting a resting order held by :meth:`hold_resting` (idempotent)."""
+        self.release(Reservation(f"resting:{order_id}", "", Side.BUY, ZERO))
+
     def release(self, reservation: Reservation | None) -> None:
         """Drop what remains of ``reservation`` (idempotent)."""
         if reservation is None:
