@@ -37,6 +37,7 @@ MUST_RUN = {
     ("audit", "checkpoint"),
     ("audit", "export"),
     ("time", "check"),
+    ("preflight", "--json"),
     ("evaluate",),
     ("runbook", "generate"),
 }
