@@ -1,6 +1,6 @@
 """``tradeguard scenarios run [NAME ...] [--all] [--report FILE]``: the failure scenarios.
 
-Runs the named scenarios (case-insensitive; all six with ``--all``) with their default
+Runs the named scenarios (case-insensitive; every scenario with ``--all``) with their default
 parameters against fresh in-process pipelines, shows progress and a results table, and writes
 ``FILE.json`` and ``FILE.md`` (default ``./scenario-reports/scenarios-<UTC time>``). Exit 0
 when every scenario passed, 1 when any failed or aborted, 2 for an unknown scenario name.
@@ -83,7 +83,7 @@ def run(
     names: Annotated[
         list[str] | None, typer.Argument(metavar="[NAME ...]", help="Scenario names.")
     ] = None,
-    run_all: Annotated[bool, typer.Option("--all", help="Run all six scenarios.")] = False,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
     report: Annotated[
         Path | None,
         typer.Option("--report", help="Report base path: writes FILE.json and FILE.md."),

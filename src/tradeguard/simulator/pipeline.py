@@ -95,6 +95,7 @@ class PipelineTimings:
     feed_backoff_initial_seconds: float = 0.02
     feed_backoff_max_seconds: float = 0.1
     max_clock_drift_ms: int = 1000
+    account_check_interval_seconds: float = 0.25
 
 
 def require_loopback(url: str, what: str) -> None:
@@ -238,6 +239,7 @@ class ScenarioPipeline:
             exchange_request_timeout_seconds=t.exchange_request_timeout_seconds,
             max_market_data_age_seconds=t.max_market_data_age_seconds,
             heartbeat_interval_seconds=t.heartbeat_seconds,
+            account_check_interval_seconds=t.account_check_interval_seconds,
             symbols=(SYMBOL,),
             log_level="DEBUG",
         )

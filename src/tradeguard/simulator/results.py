@@ -18,7 +18,7 @@ from ..policy import format_utc
 
 
 class ScenarioType(StrEnum):
-    """The six failure scenarios of SPEC §8."""
+    """The six failure scenarios of SPEC §8, and revoked credentials (issue 13)."""
 
     EXCHANGE_DOWNTIME = "EXCHANGE_DOWNTIME"
     PARTIAL_FILL = "PARTIAL_FILL"
@@ -26,6 +26,7 @@ class ScenarioType(StrEnum):
     BUDGETGUARD_CORRUPTION = "BUDGETGUARD_CORRUPTION"
     SSE_DISCONNECT_STORM = "SSE_DISCONNECT_STORM"
     EXCHANGE_CLOCK_DRIFT = "EXCHANGE_CLOCK_DRIFT"
+    EXCHANGE_AUTH_REVOKED = "EXCHANGE_AUTH_REVOKED"
 
     @classmethod
     def parse(cls, name: str) -> ScenarioType:

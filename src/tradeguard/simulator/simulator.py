@@ -32,6 +32,7 @@ from ..bootstrap import Container
 from ..logging import get_logger
 from . import assertions as rules
 from . import scenarios as bodies
+from .credentials import auth_revoked
 from .logcapture import ScenarioLogCapture
 from .pipeline import PipelineTimings, ScenarioPipeline
 from .results import ScenarioAbortedError, ScenarioResult, ScenarioType
@@ -44,6 +45,7 @@ DEFAULT_PARAMETERS: dict[ScenarioType, dict[str, Any]] = {
     ScenarioType.BUDGETGUARD_CORRUPTION: {"mode": "garbage"},
     ScenarioType.SSE_DISCONNECT_STORM: {"count": 5},
     ScenarioType.EXCHANGE_CLOCK_DRIFT: {"drift_ms": 2500},
+    ScenarioType.EXCHANGE_AUTH_REVOKED: {"duration_s": 1.0},
 }
 
 Body = Callable[[ScenarioRun], None]
@@ -122,6 +124,14 @@ class FailureScenarioSimulator:
             lambda run: bodies.clock_drift(run, drift_ms),
         )
 
+    def inject_exchange_auth_revoked(self, duration_s: float = 1.0) -> ScenarioResult:
+        """Revoke the API keys; expect HALT latched with EXCHANGE_AUTH_FAILED, no new risk."""
+        return self._execute(
+            ScenarioType.EXCHANGE_AUTH_REVOKED,
+            {"duration_s": duration_s},
+            lambda run: auth_revoked(run, duration_s),
+        )
+
     # -- running by name --------------------------------------------------------------------
 
     def run(self, scenario: ScenarioType | str, **parameters: Any) -> ScenarioResult:
@@ -135,6 +145,7 @@ class FailureScenarioSimulator:
             ScenarioType.BUDGETGUARD_CORRUPTION: self.inject_budgetguard_corruption,
             ScenarioType.SSE_DISCONNECT_STORM: self.inject_sse_disconnect_storm,
             ScenarioType.EXCHANGE_CLOCK_DRIFT: self.inject_exchange_clock_drift,
+            ScenarioType.EXCHANGE_AUTH_REVOKED: self.inject_exchange_auth_revoked,
         }
         return methods[kind](**values)
 

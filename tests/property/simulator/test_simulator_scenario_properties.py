@@ -64,6 +64,7 @@ PARAMETERS: dict[ScenarioType, tuple[str, st.SearchStrategy[Any]]] = {
     ScenarioType.BUDGETGUARD_CORRUPTION: ("mode", modes),
     ScenarioType.SSE_DISCONNECT_STORM: ("count", storm_counts),
     ScenarioType.EXCHANGE_CLOCK_DRIFT: ("drift_ms", drifts),
+    ScenarioType.EXCHANGE_AUTH_REVOKED: ("duration_s", durations),
 }
 
 
