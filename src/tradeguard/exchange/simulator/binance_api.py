@@ -86,6 +86,13 @@ class BinanceDialect:
         params = self._verify(request)
         if isinstance(params, SimReply):
             return params
+        return self._signed(method, path, params)
+
+    def _signed(self, method: str, path: str, params: dict[str, str]) -> SimReply:
+        if path in ("/api/v3/account", "/api/v3/openOrders") and (
+            self._state.faults.account_unreadable
+        ):
+            return json_reply(500, {"code": -1000, "msg": "An unknown error occurred."})
         if path == "/api/v3/account":
             return self._account()
         if path == "/api/v3/openOrders":

@@ -19,6 +19,8 @@ Semantics (each POST *replaces* the whole set; ``{}`` clears every fault):
 - ``auth_fail`` (bool): the API keys are rejected from now on, as when they are revoked or
   rotated: every signed route answers like the real venue does for bad keys (VALR 401 code
   -11252, Binance 401 -2015). Public routes (time, ticker) keep answering.
+- ``account_unreadable`` (bool): the account reads (balances and open orders, both dialects)
+  answer HTTP 500 while orders, cancels, order status and public routes keep working.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ FAULT_KEYS: Final = frozenset(
         "ticker_frozen_seconds",
         "reject_orders",
         "auth_fail",
+        "account_unreadable",
     }
 )
 
@@ -59,6 +62,7 @@ class SimulatorFaults:
     ticker_frozen_seconds: float | None = None
     reject_orders: bool = False
     auth_fail: bool = False
+    account_unreadable: bool = False
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -82,6 +86,7 @@ class SimulatorFaults:
             "ticker_frozen_seconds": self.ticker_frozen_seconds,
             "reject_orders": self.reject_orders,
             "auth_fail": self.auth_fail,
+            "account_unreadable": self.account_unreadable,
         }
 
     @classmethod
@@ -101,6 +106,7 @@ class SimulatorFaults:
             ticker_frozen_seconds=_seconds(data, "ticker_frozen_seconds"),
             reject_orders=_bool(data, "reject_orders"),
             auth_fail=_bool(data, "auth_fail"),
+            account_unreadable=_bool(data, "account_unreadable"),
         )
 
 

@@ -126,6 +126,9 @@ class ValrDialect:
             return self._place(request, OrderType(path.rsplit("/", 1)[1].upper()))
         if method == "DELETE" and path in ("/v2/orders/order", "/v1/orders/order"):
             return self._cancel(request, synchronous=path.startswith("/v2"))
+        account_read = path in ("/v1/orders/open", "/v1/account/balances")
+        if method == "GET" and account_read and self._state.faults.account_unreadable:
+            return json_reply(500, {"code": -500, "message": "Internal server error"})
         if method == "GET" and path == "/v1/orders/open":
             return self._open_orders()
         if method == "GET" and path == "/v1/account/balances":
