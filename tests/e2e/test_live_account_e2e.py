@@ -53,8 +53,16 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("exchange-sim")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEGUARD_")}
     process = subprocess.Popen(
-        [TRADEGUARD, "exchange-sim", "--port", "0", "--api-key", API_KEY]
-        + ["--api-secret", API_SECRET],
+        [
+            TRADEGUARD,
+            "exchange-sim",
+            "--port",
+            "0",
+            "--api-key",
+            API_KEY,
+            "--api-secret",
+            API_SECRET,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
