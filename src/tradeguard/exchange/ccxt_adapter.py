@@ -10,6 +10,8 @@ Symbols: tradeguard symbols are concatenated (``BTCUSDT``); they map to ccxt's u
 Errors: ``NetworkError`` (timeouts, ``ExchangeNotAvailable``, rate limits, nonce problems) →
 ``ExchangeUnavailableError`` (``EXCHANGE_ERROR``); ``BadResponse`` and answers missing what the
 port needs → ``EXCHANGE_BAD_RESPONSE``; ``AuthenticationError`` → ``EXCHANGE_AUTH_FAILED``;
+Binance's -2015 (keys refused), which ccxt
+raises as ``DDoSProtection`` once a key has worked, → ``EXCHANGE_AUTH_FAILED`` too;
 ``OrderNotFound`` → ``ExchangeRejectedError`` (``EXCHANGE_ORDER_NOT_FOUND``); ``InvalidOrder``,
 ``InsufficientFunds``, ``BadRequest`` and other exchange refusals → ``ExchangeRejectedError``
 (``EXCHANGE_ORDER_REJECTED``).
@@ -17,6 +19,7 @@ port needs → ``EXCHANGE_BAD_RESPONSE``; ``AuthenticationError`` → ``EXCHANGE
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -39,6 +42,7 @@ from ..ports import Balance, OrderRequest, OrderState, OrderStatus, OrderType, T
 from .parsing import bad_response, from_epoch_ms
 
 T = TypeVar("T")
+_BINANCE_KEY_REFUSED = re.compile(r'"code":\s*-2015\b')
 
 _STATUS = {
     "open": OrderStatus.NEW,
@@ -86,8 +90,19 @@ def _decimal(value: Any, what: str, *, required: bool = True) -> Decimal | None:
     return number
 
 
+def _keys_refused(ccxt: Any, exc: Exception) -> bool:
+    # ccxt's binance raises DDoSProtection for -2015 ("Invalid API-key, IP, or permissions")
+    # once the key has worked before, guessing at a temporary ban. Keys revoked mid-run look
+    # exactly like that, so it is treated as refused keys: HALT until an operator looks.
+    return (
+        isinstance(exc, ccxt.DDoSProtection) and _BINANCE_KEY_REFUSED.search(str(exc)) is not None
+    )
+
+
 def _translate(ccxt: Any, exc: Exception, action: str) -> TradeGuardError:
     detail = f"{action}: {type(exc).__name__}: {str(exc)[:200]}"
+    if _keys_refused(ccxt, exc):
+        return ExchangeAuthError(ErrorCode.EXCHANGE_AUTH_FAILED, detail)
     # Order matters: subclasses before their bases.
     table: list[tuple[Any, Callable[[str], TradeGuardError]]] = [
         (ccxt.BadResponse, bad_response),
