@@ -113,7 +113,7 @@ def test_rejected_keys_show_exchange_auth_failed_and_call_the_handler():
 
 
 def test_an_exchange_refusal_of_another_kind_is_not_an_auth_failure():
-    _clock, account, monitor, check = _monitor()
+    _clock, account, monitor, _check = _monitor()
     seen: list[ExchangeAuthError] = []
     monitor.on_auth_failure = seen.append
     account.failure = ExchangeRejectedError(ErrorCode.EXCHANGE_ORDER_REJECTED, "HTTP 400")
