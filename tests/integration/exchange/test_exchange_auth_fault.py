@@ -61,3 +61,14 @@ def test_unreadable_account_fails_the_reads_but_not_the_orders(
             call()
         assert not isinstance(caught.value, ExchangeAuthError)
     assert exchange.place_order(ORDER).filled_quantity == ORDER.quantity
+
+
+def test_the_new_faults_are_shown_and_validated(simulator: ExchangeSimulator) -> None:
+    url = f"{simulator.base_url}/_sim/faults"
+    bad = httpx.post(url, json={"auth_fail": "yes"})
+    assert bad.status_code == 400 and "auth_fail" in bad.json()["message"]
+    httpx.post(url, json={"account_unreadable": True}).raise_for_status()
+    shown = httpx.get(url).json()
+    assert shown["account_unreadable"] is True and shown["auth_fail"] is False
+    httpx.post(url, json={}).raise_for_status()
+    assert httpx.get(url).json()["account_unreadable"] is False
