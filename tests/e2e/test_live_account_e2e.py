@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -249,15 +250,18 @@ def test_right_keys_trade_and_revoked_keys_latch_halt_with_nothing_sent_after(
     ids = {o["client_order_id"] for o in _sim_orders(sim)}
     assert f"tg-{allowed['correlation_id']}" in ids
 
-    revoked_at = time.monotonic()
+    revoked_at = datetime.now(UTC)
     httpx.post(f"{sim}/_sim/faults", json={"auth_fail": True}, timeout=5).raise_for_status()
     before = len(_sim_orders(sim))
     halted = _wait_until(lambda: service.status()["is_latched"], timeout=10)
-    detected_s = time.monotonic() - revoked_at
     status = service.status()
     assert halted and status["decision"] == "HALT" and status["state"] == "HALT"
-    # Found by the next account read (every 0.5 s), plus a heartbeat, plus process slack.
-    assert detected_s < ACCOUNT_INTERVAL_S + 2.5, detected_s
+    # The service engaged the latch at its next account read (every 0.5 s); the slack is for
+    # a busy machine, the figure itself is printed.
+    since = datetime.fromisoformat(status["kill_switch"]["since"].replace("Z", "+00:00"))
+    detected_s = (since - revoked_at).total_seconds()
+    print(f"revoked keys latched HALT after {detected_s * 1000:.0f} ms")
+    assert detected_s <= ACCOUNT_INTERVAL_S + 1.0, detected_s
     assert status["kill_switch"]["code"] == "EXCHANGE_AUTH_FAILED"
     assert status["kill_switch"]["actor"] == "system:exchange-account"
     assert _check(status, "exchange_account")["code"] == "EXCHANGE_AUTH_FAILED"
