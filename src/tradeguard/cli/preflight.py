@@ -2,7 +2,7 @@
 
 Exit codes: 0 every check passed, 1 a check failed, 2 configuration, 3 the exchange or the
 database did not answer. ``tradeguard run`` runs the same checks in LIVE before it accepts a
-signal (see :func:`require_preflight`).
+signal (see :func:`preflight_refusal`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..preflight import (
     run_preflight,
 )
 from ..settings import load_settings
-from .common import handled, print_json
+from .common import EXIT_UNAVAILABLE, handled, print_json
 
 if TYPE_CHECKING:
     from ..bootstrap import Container
@@ -53,25 +53,25 @@ def _render(report: PreflightReport) -> None:
     sys.stdout.write(("preflight OK" if report.ok else "preflight FAILED") + "\n")
 
 
-def require_preflight(container: Container) -> PreflightReport:
-    """Run the preflight; raise with the first failing check's code unless it all passed.
+def preflight_refusal(report: PreflightReport) -> TradeGuardError | None:
+    """Return the error that refuses a LIVE start for ``report``, or None when it passed.
 
-    Raises:
-        TradeGuardError: exit 1 (a check failed) or 3 (the exchange or database did not
-            answer), carrying the failing check's code and what to do.
+    The error carries the first failing check's code and what to do; its exit code is 1 (a
+    check failed) or 3 (the exchange or the database did not answer).
     """
-    report = container_preflight(container)
-    problem = report.first_problem
-    if problem is None and report.ok:
-        return report
-    problem = problem or PreflightResult(
+    if report.ok:
+        return None
+    problem = report.first_problem or PreflightResult(
         "preflight", PreflightStatus.FAIL, ErrorCode.PREFLIGHT_FAILED
     )
-    message = f"preflight check {problem.name} did not pass ({problem.status}): {problem.detail}"
+    message = (
+        f"{ErrorCode.PREFLIGHT_FAILED}: check {problem.name} did not pass "
+        f"({problem.status}): {problem.detail}"
+    )
     hint = problem.action or "run `tradeguard preflight` and fix what it names"
-    if report.exit_code == 3:
-        raise DependencyUnavailableError(problem.code, message, hint=hint)
-    raise TradeGuardError(problem.code, message, hint=hint)
+    if report.exit_code == EXIT_UNAVAILABLE:
+        return DependencyUnavailableError(problem.code, message, hint=hint)
+    return TradeGuardError(problem.code, message, hint=hint)
 
 
 def register(app: typer.Typer) -> None:
@@ -101,8 +101,6 @@ def register(app: typer.Typer) -> None:
                     ),
                 )
             )
-        except TradeGuardError:
-            raise
         else:
             try:
                 report = container_preflight(container)

@@ -130,15 +130,16 @@ def run(
 
 def _preflight_before_signals(container: Any, log: Any) -> None:
     """LIVE: refuse to start unless the preflight passes; DRY_RUN: log what it found."""
-    from .preflight import container_preflight, require_preflight
+    from .preflight import container_preflight, preflight_refusal
 
-    if container.settings.is_live:
-        report = require_preflight(container)
-    else:
-        report = container_preflight(container)
+    report = container_preflight(container)
     for result in report.results:
         level = log.info if result.status == "PASS" else log.warning
         level("preflight_check", **result.to_dict())
+    refusal = preflight_refusal(report)
+    if refusal is not None and container.settings.is_live:
+        log.error("live_start_refused", code=refusal.code, detail=refusal.message)
+        raise refusal
 
 
 def _remote_status(settings: Settings) -> dict[str, Any] | None:

@@ -9,10 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from tradeguard.cli.app import app
 from tradeguard.exchange.simulator.server import ExchangeSimulator
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # The commands point structlog at the runner's stderr, which is closed after each
+    # invoke: later tests in this process must not log into it.
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture
