@@ -26,6 +26,9 @@ def auth_revoked(run: ScenarioRun, duration_s: float) -> None:
         raise ScenarioAbortedError(f"duration_s must be > 0, got {duration_s}")
     run.expected_state = SystemState.HALT.value
     injected = run.inject("API keys revoked", lambda: run.control.set_faults({"auth_fail": True}))
+    # ``injected`` is stamped just before the fault is set; an OPEN sent in between may still
+    # execute with working keys. From here on the exchange refuses every signed call.
+    in_force = time.monotonic()
     run.detect(SystemState.HALT, injected)
     remaining = duration_s - (time.monotonic() - injected)
     time.sleep(max(remaining, run.limits.hold_s))
@@ -40,7 +43,7 @@ def auth_revoked(run: ScenarioRun, duration_s: float) -> None:
             "the exchange_account health check reports EXCHANGE_AUTH_FAILED",
         )
     )
-    accepted = run.new_risk_accepted_after(injected)
+    accepted = run.new_risk_accepted_after(in_force)
     run.add(
         rules.check(
             "no_new_risk_after_revocation",

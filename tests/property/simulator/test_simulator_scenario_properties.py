@@ -210,6 +210,24 @@ def test_property_storm_locks_down_exactly_when_five_attempts_failed(count: int)
     storm_locks_down_exactly_at_five(count)
 
 
+# -- revoked credentials: HALT latched with EXCHANGE_AUTH_FAILED, nothing new after it ------
+
+
+def revoked_keys_latch_halt(duration_s: float) -> None:
+    result = SIMULATOR.inject_exchange_auth_revoked(duration_s)
+    _passed(result)
+    assert result.actual_state == SystemState.HALT
+    assert result.assertion("exchange_auth_failed_reported").passed
+    assert result.assertion("no_new_risk_after_revocation").passed
+    assert result.assertion("halt_latched_after_keys_restored").passed
+
+
+@settings(QUICK, max_examples=2)
+@given(duration_s=durations)
+def test_property_revoked_keys_latch_halt_and_send_no_new_risk(duration_s: float) -> None:
+    revoked_keys_latch_halt(duration_s)
+
+
 # -- soak variants: 100 examples each --------------------------------------------------------
 
 
@@ -220,6 +238,7 @@ SOAKS: list[tuple[Callable[[Any], None], st.SearchStrategy[Any]]] = [
     (corruption_halts_and_is_recorded, modes),
     (drift_behaves, drifts),
     (storm_locks_down_exactly_at_five, storm_counts),
+    (revoked_keys_latch_halt, durations),
 ]
 
 
