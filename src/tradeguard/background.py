@@ -9,16 +9,22 @@
   process), and retries a lockdown the store could not record.
 - **Time sync** every ``sync_interval_seconds``; **budget refresh** every
   ``budget_refresh_seconds``; **ticker polling** for market data freshness; **event feed**.
+- **Exchange liveness probe** every ``exchange_probe_interval_seconds`` (backing off while the
+  exchange is unreachable). Every health change (a failed exchange call, a tick turning stale,
+  the feed dropping) wakes the heartbeat at once, so the trail records the transition at the
+  moment it is known rather than at the next beat.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from .codes import ErrorCode
 from .errors import TradeGuardError
+from .exchange.reachability import ExchangeProber, ExchangeReachability
 from .execution import Executor
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
@@ -31,6 +37,7 @@ from .ports import AuditStore, ExchangeClient
 from .settings import Settings
 from .sources.budget import BudgetGuard
 from .sources.builder import PolicyContextBuilder
+from .sources.changes import HealthChanges
 from .sources.circuit_breaker import CircuitBreaker
 from .sources.clock_sync import ExchangeTimeSynchronizer
 from .sources.periodic import PeriodicTask
@@ -52,6 +59,7 @@ class Container(Protocol):
     executor: Executor
     lockdown: LockdownController
     feed: EventFeedClient | None
+    health_changes: HealthChanges
 
     @property
     def exchange(self) -> ExchangeClient:
@@ -160,13 +168,33 @@ class Background:
     container: Container
     heartbeat: Heartbeat
     tasks: list[PeriodicTask] = field(default_factory=list)
+    prober: ExchangeProber | None = None
+    wake: Callable[[], object] | None = None
 
     def stop(self) -> None:
-        """Stop the feed and every periodic task."""
+        """Stop the feed, the probe and every periodic task."""
+        if self.wake is not None:
+            self.container.health_changes.unsubscribe(self.wake)
         if self.container.feed is not None:
             self.container.feed.stop()
+        if self.prober is not None:
+            self.prober.stop()
         for task in self.tasks:
             task.stop()
+
+
+def _prober(container: Container) -> ExchangeProber | None:
+    probe = getattr(container.exchange, "probe", None)
+    reachability = getattr(container.exchange, "reachability", None)
+    if not callable(probe) or not isinstance(reachability, ExchangeReachability):
+        return None
+    settings = container.settings
+    return ExchangeProber(
+        probe,
+        reachability,
+        interval_s=settings.exchange_probe_interval_seconds,
+        backoff_max_s=settings.exchange_probe_backoff_max_seconds,
+    )
 
 
 def start_background(container: Container) -> Background:
@@ -175,7 +203,9 @@ def start_background(container: Container) -> Background:
     heartbeat = Heartbeat(container)
     container.lockdown.on_locked = lambda _cid: heartbeat.beat("lockdown")
     prime_sources(container)
-    ticker_interval = max(0.2, min(5.0, settings.max_market_data_age_seconds / 3))
+    # Frozen or stale tickers are known when a ticker arrives: poll at least every second.
+    ticker_interval = max(0.2, min(1.0, settings.max_market_data_age_seconds / 3))
+    beat = PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001")
     tasks = [
         PeriodicTask("tickers", ticker_interval, lambda: poll_tickers(container)),
         PeriodicTask(
@@ -184,7 +214,7 @@ def start_background(container: Container) -> Background:
             lambda: sync_time(container),
             code=ErrorCode.EXCHANGE_TIME_UNAVAILABLE,
         ),
-        PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001"),
+        beat,
     ]
     if settings.budget_report:
         tasks.insert(
@@ -198,10 +228,14 @@ def start_background(container: Container) -> Background:
         )
     for task in tasks:
         task.start()
+    container.health_changes.subscribe(beat.wake)
+    prober = _prober(container)
+    if prober is not None:
+        prober.start()
     if container.feed is not None:
         container.feed.start()
     _log.info("background_started", tasks=[task.name for task in tasks])
-    return Background(container, heartbeat, tasks)
+    return Background(container, heartbeat, tasks, prober, beat.wake)
 
 
 def stop_background(background: Background) -> None:

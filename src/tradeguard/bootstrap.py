@@ -10,7 +10,7 @@ in :mod:`tradeguard.background` and is started with :func:`start_background`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from . import open_audit_store
 from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
 from .errors import TradeGuardError
-from .exchange import MonitoredExchange, create_exchange
+from .exchange import ExchangeReachability, MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, build_execution
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
@@ -41,6 +41,7 @@ from .ports import AuditStore, ExchangeClient, Ticker
 from .settings import Settings, check_live_preconditions
 from .sources.budget import BudgetEvaluation, BudgetGuard
 from .sources.builder import PolicyContextBuilder
+from .sources.changes import HealthChanges
 from .sources.circuit_breaker import CircuitBreaker
 from .sources.clock_sync import ExchangeTimeSynchronizer, TimeSyncResult
 from .sources.health import (
@@ -83,6 +84,7 @@ class Container:
     lockdown: LockdownController
     feed: EventFeedClient | None = None
     warnings: tuple[str, ...] = ()
+    health_changes: HealthChanges = field(default_factory=HealthChanges)
 
     def close(self) -> None:
         """Release the feed, the exchange and the database."""
@@ -93,6 +95,8 @@ class Container:
             self.builder.close,
             self.budget.close,
             self.exchange.close,
+            self._close_reachability,
+            self.market_data.close,
             self.audit_store.close,
         )
         for closer in closers:
@@ -100,6 +104,10 @@ class Container:
                 closer()
             except Exception as exc:  # closing is best effort; logged with its cause
                 _log.warning("container_close_failed", error=repr(exc))
+
+    def _close_reachability(self) -> None:
+        if self.exchange.reachability is not None:
+            self.exchange.reachability.close()
 
 
 def _on_time_sync(metrics: ServiceMetrics) -> Any:
@@ -136,6 +144,14 @@ def _feed_probe(feed: EventFeedClient | None) -> Any:
     return probe
 
 
+def _exchange_probe(exchange: MonitoredExchange) -> Any:
+    def probe() -> dict[str, Any] | None:
+        reachability = exchange.reachability
+        return None if reachability is None else reachability.snapshot().to_dict()
+
+    return probe
+
+
 def _safeguards(settings: Settings) -> Any:
     def probe() -> dict[str, str]:
         return {
@@ -149,7 +165,7 @@ def _safeguards(settings: Settings) -> Any:
 
 
 def _exchange(
-    settings: Settings, clock: Clock, market_data: MarketDataTracker
+    settings: Settings, clock: Clock, market_data: MarketDataTracker, changes: HealthChanges
 ) -> tuple[MonitoredExchange, dict[str, Decimal]]:
     prices: dict[str, Decimal] = {}
 
@@ -157,7 +173,15 @@ def _exchange(
         prices[ticker.symbol] = ticker.price
         market_data.record(ticker.symbol, ticker.timestamp_utc)
 
-    exchange = MonitoredExchange(create_exchange(settings, clock), clock, on_ticker=on_ticker)
+    inner = create_exchange(settings, clock)
+    # In-process calls (the paper exchange without latency) cannot hang on a network: only
+    # remote calls are timed against the probe timeout.
+    in_process = bool(getattr(inner, "in_process", False))
+    reachability = ExchangeReachability(
+        clock, call_timeout_s=None if in_process else settings.exchange_probe_timeout_seconds
+    )
+    reachability.add_listener(changes.notify)
+    exchange = MonitoredExchange(inner, clock, on_ticker=on_ticker, reachability=reachability)
     return exchange, prices
 
 
@@ -228,7 +252,10 @@ def _health(
     return HealthVerificationModule(
         [
             ExchangeReachableCheck(
-                lambda: exchange.last_success_monotonic, clock, settings.exchange_timeout_seconds
+                lambda: exchange.last_success_monotonic,
+                clock,
+                settings.exchange_timeout_seconds,
+                reachability=exchange.reachability,
             ),
             MarketDataFreshCheck(
                 market_data, settings.symbols, settings.max_market_data_age_seconds
@@ -282,8 +309,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     policy = TradePermissionPolicy(
         settings.latch_reset_window_seconds, clock=clock, latch_store=latch_store
     )
-    market_data = MarketDataTracker(clock)
-    exchange, prices = _exchange(settings, clock, market_data)
+    changes = HealthChanges()
+    market_data = MarketDataTracker(
+        clock, max_age_s=settings.max_market_data_age_seconds, on_change=changes.notify
+    )
+    exchange, prices = _exchange(settings, clock, market_data, changes)
     execution = build_execution(
         exchange,
         store,
@@ -332,6 +362,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
     # A partial fill makes the health NEUTRAL at once, not when the cached sample expires.
     execution.reconciler.on_change(lambda: builder.invalidate(GateName.HEALTH))
+    # The same for the exchange, market data and the event feed: the moment one changes, the
+    # next decision (and ``status``) asks the health checks again.
+    changes.subscribe(lambda: builder.invalidate(GateName.HEALTH))
+    if exchange.reachability is not None:
+        exchange.reachability.add_listener(metrics.exchange_reachable.set)
     gate = Gate(
         builder=builder,
         policy=policy,
@@ -353,6 +388,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             on_attempt=metrics.feed_attempt,
             backoff_initial_seconds=settings.feed_backoff_initial_seconds,
             backoff_max_seconds=settings.feed_backoff_max_seconds,
+            on_connection_change=changes.notify,
         )
         feed_holder.append(feed)
     operator = OperatorService(
@@ -370,6 +406,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             ),
             feed=_feed_probe(feed),
             safeguards=_safeguards(settings),
+            exchange=_exchange_probe(exchange),
         ),
     )
     return Container(
@@ -394,6 +431,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         lockdown=lockdown,
         feed=feed,
         warnings=warnings,
+        health_changes=changes,
     )
 
 

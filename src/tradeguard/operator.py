@@ -95,6 +95,7 @@ class StatusProbes:
     clock_drift_ms: Callable[[], float | None] = lambda: None
     feed: Callable[[], dict[str, Any] | None] = lambda: None
     safeguards: Callable[[], dict[str, str]] = dict
+    exchange: Callable[[], dict[str, Any] | None] = lambda: None
 
 
 def _require(operator_id: str, reason: str) -> None:
@@ -200,6 +201,7 @@ class OperatorService:
             else details.budget.to_dict(),
             "risk": None if details is None or details.risk is None else details.risk.to_dict(),
             "event_feed": self._probes.feed(),
+            "exchange_reachability": self._probes.exchange(),
             "safeguards": self._probes.safeguards(),
             "correlation_id": correlation_id,
             "timestamp_utc": context.timestamp_utc,

@@ -178,6 +178,24 @@ class Settings(BaseSettings):
     exchange_request_timeout_seconds: float = Field(
         5, gt=0, description="Timeout of one exchange HTTP request."
     )
+    exchange_probe_interval_seconds: float = Field(
+        0.2,
+        gt=0,
+        description="Liveness probe of the exchange (its server time) while it is reachable.",
+        json_schema_extra=_verify(f"`exchange_reachability.reachable` in {_STATUS_JSON}"),
+    )
+    exchange_probe_timeout_seconds: float = Field(
+        0.4,
+        gt=0,
+        description="An exchange call (probe, order, ticker, ...) in flight longer than this "
+        "marks the exchange unreachable (RED) at once; a probe must answer within it to recover.",
+    )
+    exchange_probe_backoff_max_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest wait between probes while the exchange is unreachable (the wait "
+        "doubles from the probe interval).",
+    )
     max_market_data_age_seconds: float = Field(
         30, gt=0, description="A symbol's newest tick older than this is stale (YELLOW)."
     )

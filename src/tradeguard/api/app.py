@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,11 @@ def _dashboard_html() -> str:
 
 
 def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
-    """Return whether the database and the policy sources answer now (no writes)."""
+    """Return whether the database and the policy sources answer now (no writes).
+
+    The sources are read through ``status`` (the builder and policy the gate decides with), so
+    the ``state`` shown here is the gate's state now, never a separate, older reading.
+    """
     checks: dict[str, Any] = {}
     ready = True
     try:
@@ -34,10 +37,26 @@ def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
     except TradeGuardError as exc:
         checks["database"] = exc.code
         ready = False
-    context = container.builder.build(str(uuid.uuid4()))
-    failed = [gate.value for gate in context.incomplete_sources]
+    try:
+        status = container.operator.status()
+    except TradeGuardError as exc:  # no context at all: not ready, and HALT
+        checks["sources"] = {"incomplete": ["ALL"], "code": exc.code}
+        checks["state"] = "HALT"
+        return False, checks
+    failed = list(status["incomplete_sources"])
     checks["sources"] = "OK" if not failed else {"incomplete": failed}
+    checks["state"] = status["state"]
+    checks["health_status"] = status["health_status"]
     return ready and not failed, checks
+
+
+def _scrape(container: Container) -> bytes:
+    # The state gauges are read from ``status`` at scrape time: the gate's sources, now.
+    try:
+        container.metrics.observe_status(container.operator.status())
+    except TradeGuardError:
+        container.metrics.observe_status({"state": "HALT", "health_status": "RED"})
+    return container.metrics.render()
 
 
 def create_app(container: Container) -> FastAPI:
@@ -69,7 +88,8 @@ def create_app(container: Container) -> FastAPI:
 
     @app.get("/metrics", tags=["probes"], summary="Prometheus metrics")
     async def metrics() -> Response:
-        return Response(container.metrics.render(), media_type=container.metrics.content_type)
+        body = await run_in_threadpool(_scrape, container)
+        return Response(body, media_type=container.metrics.content_type)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> HTMLResponse:

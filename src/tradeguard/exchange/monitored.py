@@ -4,6 +4,10 @@
 as the exchange *answering* when it returns or when the exchange refuses it
 (``ExchangeRejectedError``): both prove the exchange is there. Only
 ``ExchangeUnavailableError`` (network, timeout, 5xx, garbage, auth) counts as unreachable.
+
+Every call is also reported to an :class:`~.reachability.ExchangeReachability` (when given),
+which marks the exchange unreachable at the first failed or overdue call and reachable again
+only after a timely liveness :meth:`MonitoredExchange.probe`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TypeVar
 from ..errors import ExchangeRejectedError, TradeGuardError
 from ..policy import Clock
 from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, Ticker
+from .reachability import ExchangeReachability
 
 T = TypeVar("T")
 
@@ -29,6 +34,7 @@ class MonitoredExchange:
         on_call: Called after every call with ``(method name, ok, seconds)``; ``ok`` is False
             for any exception, including a rejection.
         on_ticker: Called with every ticker fetched (market data freshness).
+        reachability: Told when each call starts and how it ended (None: not tracked).
     """
 
     def __init__(
@@ -37,6 +43,7 @@ class MonitoredExchange:
         clock: Clock,
         on_call: Callable[[str, bool, float], None] | None = None,
         on_ticker: Callable[[Ticker], None] | None = None,
+        reachability: ExchangeReachability | None = None,
     ) -> None:
         self.inner = inner
         self.name = inner.name
@@ -48,6 +55,7 @@ class MonitoredExchange:
         self._last_success: float | None = None
         self._last_error: TradeGuardError | None = None
         self._last_error_monotonic: float | None = None
+        self.reachability = reachability
 
     # --- what the health check reads -------------------------------------------------------
 
@@ -69,7 +77,24 @@ class MonitoredExchange:
         with self._lock:
             return self._last_error_monotonic
 
-    def _run(self, method: str, call: Callable[[], T]) -> T:
+    def _run(self, method: str, call: Callable[[], T], *, probe: bool = False) -> T:
+        reachability = self.reachability
+        token = None if reachability is None else reachability.begin(method, probe=probe)
+        try:
+            result = self._timed(method, call)
+        except ExchangeRejectedError:
+            if reachability is not None and token is not None:
+                reachability.answered(token)
+            raise
+        except Exception as exc:  # any failure without an answer: unreachable at once
+            if reachability is not None and token is not None:
+                reachability.failed(token, exc)
+            raise
+        if reachability is not None and token is not None:
+            reachability.answered(token)
+        return result
+
+    def _timed(self, method: str, call: Callable[[], T]) -> T:
         started = self._clock.monotonic()
         try:
             result = call()
@@ -91,6 +116,10 @@ class MonitoredExchange:
     def _report(self, method: str, ok: bool, seconds: float) -> None:
         if self._on_call is not None:
             self._on_call(method, ok, seconds)
+
+    def probe(self) -> datetime:
+        """Make the cheap liveness probe (the exchange's server time), recorded as a probe."""
+        return self._run("probe", self.inner.server_time, probe=True)
 
     # --- ExchangeClient --------------------------------------------------------------------
 
