@@ -24,7 +24,6 @@ heartbeat, so the state the gate decides on changes at the moment the failure is
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -152,7 +151,7 @@ class ExchangeReachability:
         with self._lock:
             self._next_call += 1
             token = self._next_call
-            self._calls[token] = _Call(method, probe, time.monotonic(), None)
+            self._calls[token] = _Call(method, probe, self._clock.monotonic(), None)
         if self._timer is not None and self.call_timeout_s is not None:
             timer = self._timer.schedule(self.call_timeout_s, lambda: self._overdue(token))
             with self._lock:
@@ -192,7 +191,7 @@ class ExchangeReachability:
 
     def _is_late(self, call: _Call) -> bool:
         timeout = self.call_timeout_s
-        return timeout is not None and time.monotonic() - call.started > timeout
+        return timeout is not None and self._clock.monotonic() - call.started > timeout
 
     def _finish(self, token: int) -> _Call | None:
         with self._lock:
