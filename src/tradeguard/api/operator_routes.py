@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..activity import MAX_MINUTES, DecisionActivity
 from ..codes import ErrorCode
 from .auth import check_bearer
 from .errors import ApiError
@@ -104,6 +105,23 @@ def build_router(container: Container) -> APIRouter:
     ) -> dict[str, Any]:
         rows = operator.decisions(_parse_since(since), limit)
         return {"decisions": rows, "count": len(rows)}
+
+    activity = DecisionActivity(container.audit_store, container.clock)
+
+    @router.get(
+        "/decisions/counts",
+        summary="Signals decided and refused per minute (the dashboard's chart)",
+        description=(
+            "One entry per UTC minute, oldest first, the current minute last: `decisions` "
+            "(signals the gate answered; repeats of a signal_id are not counted), `refused`, "
+            "`accepted` and `by_decision`. Read from `signal_audit`. Minutes a capped scan "
+            "could not reach are `null` and `truncated` is true."
+        ),
+    )
+    def decision_counts(
+        minutes: Annotated[int, Query(ge=1, le=MAX_MINUTES, description="How many minutes")] = 60,
+    ) -> dict[str, Any]:
+        return activity.per_minute(minutes)
 
     @router.get("/audit/verify", summary="Re-compute every hash chain")
     def audit_verify() -> dict[str, Any]:
