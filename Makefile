@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-slow check bench venv clean demo
+.PHONY: run test test-slow check bench venv clean demo dashboard-image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Refresh the README's dashboard screenshot (docs/images/dashboard.png) from the browser test.
+dashboard-image: $(STAMP)
+	rm -rf .dashboard-shots
+	$(BIN)/pytest -n 0 -p no:cacheprovider --basetemp=.dashboard-shots tests/e2e/test_dashboard_browser.py
+	mkdir -p docs/images
+	cp .dashboard-shots/test_dashboard_*0/3-decision.png docs/images/dashboard.png
+	rm -rf .dashboard-shots

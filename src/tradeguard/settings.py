@@ -25,7 +25,12 @@ ENV_PREFIX = "TRADEGUARD_"
 CONFIG_ENV = "TRADEGUARD_CONFIG"
 # Variables that share the prefix but are not settings of the service.
 META_VARIABLES = frozenset(
-    {CONFIG_ENV, "TRADEGUARD_TEST_DATABASE_URL", "TRADEGUARD_REQUIRE_POSTGRES"}
+    {
+        CONFIG_ENV,
+        "TRADEGUARD_TEST_DATABASE_URL",
+        "TRADEGUARD_REQUIRE_POSTGRES",
+        "TRADEGUARD_REQUIRE_BROWSER",
+    }
 )
 
 

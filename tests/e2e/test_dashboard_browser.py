@@ -20,8 +20,8 @@ import pytest
 
 from tests.e2e.test_service_e2e import TOKEN, TRADEGUARD, _cli, _env, _free_port, _send
 
-CHROMIUM = os.environ.get("TRADEGUARD_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("TRADEGUARD_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM = "/usr/bin/chromium"  # Debian's packages: chromium, chromium-driver
+CHROMEDRIVER = "/usr/bin/chromedriver"
 WINDOW = (1440, 1500)  # tall enough that each screenshot holds the whole page
 
 
@@ -119,16 +119,25 @@ def _type(driver: Any, element_id: str, value: str) -> None:
     field.send_keys(value)
 
 
-def _table_correlation_ids(driver: Any) -> list[str]:
-    from selenium.webdriver.common.by import By
+def _data(driver: Any, selector: str, key: str) -> list[str]:
+    """Read ``data-<key>`` of every match in one script: the page re-renders its tables every
+    second, so element handles found one call earlier may already be gone."""
+    script = (
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".map(e => e.dataset[arguments[1]])"
+    )
+    return [str(value) for value in driver.execute_script(script, selector, key)]
 
-    rows = driver.find_elements(By.CSS_SELECTOR, "#decisions tbody tr[data-correlation-id]")
-    return [str(row.get_attribute("data-correlation-id")) for row in rows]
+
+def _table_correlation_ids(driver: Any) -> list[str]:
+    return _data(driver, "#decisions tbody tr[data-correlation-id]", "correlationId")
 
 
 def _shoot(driver: Any, shots: Path, name: str) -> Path:
-    path = shots / f"{name}.png"
-    assert driver.save_screenshot(str(path)), f"screenshot {name} was not written"
+    from selenium.webdriver.common.by import By
+
+    path = shots / f"{name}.png"  # the page's own height, not the window's
+    assert driver.find_element(By.TAG_NAME, "body").screenshot(str(path)), name
     return path
 
 
@@ -163,11 +172,10 @@ def _step_allow(browser: Any, base: str, shots: Path) -> None:
     _click(browser, "connect")
     _wait_until(lambda: _text(browser, "state") == "ALLOW", 5, lambda: _text(browser, "state"))
     assert "banner ALLOW" in str(browser.find_element(By.ID, "banner").get_attribute("class"))
-    checks = browser.find_elements(By.CSS_SELECTOR, "#checks tbody tr")
     status = httpx.get(
         f"{base}/v1/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
     ).json()
-    assert {row.get_attribute("data-check") for row in checks} == {
+    assert set(_data(browser, "#checks tbody tr", "check")) == {
         check["name"] for check in status["health_checks"]
     }
     # the token went nowhere but the page's memory

@@ -49,6 +49,8 @@ META_MEANINGS = {
     "environment variables override it.",
     "TRADEGUARD_TEST_DATABASE_URL": "Test suite only: PostgreSQL URL for the integration tests.",
     "TRADEGUARD_REQUIRE_POSTGRES": "Test suite only: `1` makes a missing PostgreSQL a failure.",
+    "TRADEGUARD_REQUIRE_BROWSER": "Test suite only: `1` makes a missing headless Chromium "
+    "(the dashboard's browser tests) a failure.",
 }
 
 REQUIRED_ALWAYS = "yes"
