@@ -61,7 +61,9 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
     tmp_path = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
     env = _env(tmp_path, port)
@@ -72,7 +74,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until(lambda: _answers(base), 30, lambda: (tmp_path / "service.log").read_text())
-            yield base, env
+            yield base, env, process
         finally:
             process.terminate()
             process.wait(10)
@@ -142,21 +144,24 @@ def _shoot(driver: Any, shots: Path, name: str) -> Path:
 
 
 def test_dashboard_allow_kill_switch_halt_decision_and_latch_reset(
-    browser: Any, service: tuple[str, dict[str, str]], tmp_path: Path
+    browser: Any, service: tuple[str, dict[str, str], subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     # One test walks the steps in order: under xdist, tests of a module may run on
     # different workers, and these steps share one service and one browser.
-    base, env = service
+    base, env, process = service
     _step_allow(browser, base, tmp_path)
     _step_kill_switch(browser, base, tmp_path)
     _step_decision(browser, base, tmp_path)
     _step_release_and_reset(browser, base, env, tmp_path)
+    _step_service_down(browser, process, tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "0-wrong-token.png",
         "1-allow.png",
         "2-halt.png",
         "3-decision.png",
         "4-latched.png",
         "5-allow-again.png",
+        "6-service-down.png",
     ]
 
 
@@ -167,7 +172,16 @@ def _step_allow(browser: Any, base: str, shots: Path) -> None:
     for _ in range(3):
         assert _send(base).json()["outcome"] == "EXECUTED"
     browser.get(base + "/")
-    assert _text(browser, "state") != "ALLOW"  # nothing is shown before the token
+    assert _text(browser, "state") == "UNKNOWN"  # nothing is shown before the token
+    _type(browser, "token", "not-the-token")
+    _click(browser, "connect")
+    _wait_until(
+        lambda: "AUTH_INVALID" in _text(browser, "token-error"),
+        5,
+        lambda: _text(browser, "token-error"),
+    )
+    assert _text(browser, "state") == "UNKNOWN"
+    _shoot(browser, shots, "0-wrong-token")
     _type(browser, "token", TOKEN)
     _click(browser, "connect")
     _wait_until(lambda: _text(browser, "state") == "ALLOW", 5, lambda: _text(browser, "state"))
@@ -259,3 +273,13 @@ def _step_release_and_reset(browser: Any, base: str, env: dict[str, str], shots:
     operator_log = _cli(env, "audit", "verify")
     assert operator_log.returncode == 0, operator_log.stdout + operator_log.stderr
     _shoot(browser, shots, "5-allow-again")
+
+
+def _step_service_down(browser: Any, process: subprocess.Popen[bytes], shots: Path) -> None:
+    """A service that stops answering turns the page to UNKNOWN, never a stale ALLOW."""
+    assert _text(browser, "state") == "ALLOW"
+    process.terminate()
+    process.wait(10)
+    _wait_until(lambda: _text(browser, "state") == "UNKNOWN", 8, lambda: _text(browser, "state"))
+    assert "no answer" in _text(browser, "reason-code")
+    _shoot(browser, shots, "6-service-down")

@@ -131,11 +131,11 @@
 
   // -- the state ---------------------------------------------------------------------------
 
-  function showState(state, reasonCode, reasonText) {
+  function showState(state, reasonCode, reasonText, meaning) {
     const banner = $("banner");
     banner.className = "banner " + state;
     $("state").textContent = state;
-    $("state-meaning").textContent = STATE_MEANING[state] || "";
+    $("state-meaning").textContent = meaning || STATE_MEANING[state] || "";
     $("reason-code").textContent = text(reasonCode);
     $("reason-text").textContent = reasonText || "";
     if (state !== lastState) document.title = state + " · tradeguard";
@@ -243,6 +243,8 @@
     $("mode").textContent = text(s.execution_mode);
     $("mode").className = "badge " + text(s.execution_mode);
     $("exchange").textContent = "exchange: " + text(s.exchange);
+    $("mode").hidden = false;
+    $("exchange").hidden = false;
     const feed = s.event_feed || {};
     const rows = [
       ["execution mode", s.execution_mode],
@@ -278,8 +280,10 @@
       renderChecks(s);
       renderSystem(s);
       setConnection(true, "live");
+      document.body.classList.remove("stale");
     } catch (error) {
-      if (token) setConnection(false, error.message);
+      if (token) setConnection(false, error.code === "SERVICE_UNREACHABLE" ? "no answer" : error.code);
+      $("connection").title = error.message;
     }
     markStale();
   }
@@ -289,8 +293,11 @@
     const age = Date.now() - lastStatusAt;
     if (lastStatusAt === 0 || age > STALE_MS) {
       const since = lastStatusAt ? " since " + new Date(lastStatusAt).toISOString().slice(11, 19) + " UTC" : "";
-      showState("UNKNOWN", "no answer" + since, "The page cannot read the state; it shows nothing rather than an old answer.");
+      showState("UNKNOWN", "no answer" + since,
+        "The page cannot read the state now; what is greyed out below is the last answer, not the present.");
       $("latched").hidden = true;
+      ["blocking-gate", "latch-info", "kill-info"].forEach((id) => { $(id).textContent = "unknown"; });
+      document.body.classList.add("stale");
     }
   }
 
@@ -478,7 +485,18 @@
     $("forget").hidden = true;
     $("token-error").textContent = message || "";
     setConnection(false, "not connected");
-    showState("UNKNOWN", "—", "Connect with the operator token to see the state.");
+    showState("UNKNOWN", "—", "Connect with the operator token to see the state.",
+      "the page has no operator token yet");
+    ["blocking-gate", "latch-info", "kill-info", "updated"].forEach((id) => { $(id).textContent = "—"; });
+    $("mode").hidden = true;
+    $("exchange").hidden = true;
+    // nothing read with the old token stays on screen
+    ["gates", "system", "chart", "chart-totals", "decisions-note", "health-overall"].forEach((id) => {
+      $(id).replaceChildren();
+    });
+    $("checks").tBodies[0].replaceChildren();
+    $("decisions").tBodies[0].replaceChildren();
+    decisionRows = new Map();
     $("token").focus();
   }
 
