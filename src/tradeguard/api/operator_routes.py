@@ -1,5 +1,7 @@
 """Operator endpoints (bearer token): status, kill switch, latch reset, decisions, audit verify.
 
+``/v1/decisions/counts`` (signals decided and refused per minute) feeds the dashboard's chart.
+
 All of ``/v1/status``, ``/v1/decisions`` and ``/v1/audit/verify`` need the token too: status
 reveals positions of the safety system, and the dashboard asks the operator for the token.
 Without a configured token every one of them answers 403 ``OPERATOR_API_DISABLED``.
