@@ -12,9 +12,10 @@ before any order leaves. Per minute (UTC) they give
 
 Reading an hour of rows on every poll would cost as much as the hour's traffic, so minutes that
 ended more than ``SETTLE_SECONDS`` ago are kept once counted; a poll reads only the rows of the
-minutes not yet kept (usually the current one and the one before). A scan reads at most
-``max_rows`` rows, newest first; minutes it could not reach are reported as ``null`` with
-``truncated: true`` rather than as a count that would be too low.
+minutes not yet kept (usually the current one and the one before). A poll reads at most
+``max_rows`` rows, newest minutes first; minutes it could not reach are reported as ``null``
+with ``truncated: true`` rather than as a count that would be too low, and the next polls fill
+them in (about 0.6 s per 20,000 rows on SQLite).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .ports import AuditStore
 MINUTE = timedelta(minutes=1)
 SETTLE_SECONDS = 10.0
 MAX_MINUTES = 24 * 60
-DEFAULT_MAX_ROWS = 50_000
+DEFAULT_MAX_ROWS = 20_000
 _DUPLICATE = "DUPLICATE"
 _REFUSED = "REFUSED"
 _FIELDS = ("decisions", "accepted", "refused", "by_decision")
@@ -100,55 +101,95 @@ class DecisionActivity:
         with self._lock:
             settled_before = now - timedelta(seconds=SETTLE_SECONDS)
             missing = [m for m in window if m not in self._settled]
-            fresh, reached = self._scan(missing[0]) if missing else ({}, None)
-            truncated = reached is not None
+            fresh, unknown = self._scan_runs(_runs(missing))
             for minute in missing:
-                complete = reached is None or minute > reached
-                if complete and minute + MINUTE <= settled_before:
+                if minute not in unknown and minute + MINUTE <= settled_before:
                     self._settled[minute] = fresh.get(minute, MinuteCounts())
             self._forget_before(current - MINUTE * MAX_MINUTES)
-            rows = [self._entry(m, fresh, reached) for m in window]
+            rows = [self._entry(m, fresh, unknown) for m in window]
         return {
             "since": format_utc(window[0]),
             "until": format_utc(now),
             "minutes": rows,
-            "truncated": truncated,
+            "truncated": bool(unknown),
             "totals": _totals(rows),
         }
 
     def _entry(
-        self, minute: datetime, fresh: dict[datetime, MinuteCounts], reached: datetime | None
+        self, minute: datetime, fresh: dict[datetime, MinuteCounts], unknown: set[datetime]
     ) -> dict[str, Any]:
+        if minute in unknown:
+            nothing: dict[str, Any] = dict.fromkeys(_FIELDS)
+            return {"minute": format_utc(minute), **nothing}
         counts = self._settled.get(minute) or fresh.get(minute)
-        if reached is not None and minute <= reached and minute not in self._settled:
-            unknown: dict[str, Any] = dict.fromkeys(_FIELDS)
-            return {"minute": format_utc(minute), **unknown}
         return (counts or MinuteCounts()).to_dict(minute)
 
-    def _scan(self, since: datetime) -> tuple[dict[datetime, MinuteCounts], datetime | None]:
-        """Count rows since ``since``, newest first; return the counts and, when the row cap
-        stopped the scan, the (incomplete) minute where it stopped."""
+    def _scan_runs(
+        self, runs: list[list[datetime]]
+    ) -> tuple[dict[datetime, MinuteCounts], set[datetime]]:
+        """Count the runs of missing minutes, newest first, within one budget of rows; return
+        the counts and the minutes the budget did not reach (or reached only in part)."""
         counts: dict[datetime, MinuteCounts] = {}
+        unknown: set[datetime] = set()
+        budget = self._max_rows
+        for run in reversed(runs):
+            if budget <= 0:
+                unknown.update(run)
+                continue
+            reached, used = self._scan(run[0], run[-1] + MINUTE, budget, counts)
+            budget -= used
+            if reached is not None:
+                unknown.update(m for m in run if m <= reached)
+                budget = 0
+        return counts, unknown
+
+    def _scan(
+        self,
+        since: datetime,
+        before: datetime,
+        budget: int,
+        counts: dict[datetime, MinuteCounts],
+    ) -> tuple[datetime | None, int]:
+        """Count rows in ``[since, before)`` newest first into ``counts``; return how many rows
+        were read and, when ``budget`` ran out, the (incomplete) minute where it stopped."""
         seen = 0
         oldest: datetime | None = None
         rows = self._store.rows(
-            AuditTable.SIGNAL, since=since, limit=self._max_rows + 1, newest_first=True
+            AuditTable.SIGNAL,
+            since=since,
+            until=before - timedelta(microseconds=1),
+            limit=budget + 1,
+            newest_first=True,
         )
         for row in rows:
+            if seen == budget:
+                # Rows are appended in time order give or take SETTLE_SECONDS (timestamps are
+                # taken just before the commit), so an unread row is no newer than that.
+                edge = before if oldest is None else oldest + timedelta(seconds=SETTLE_SECONDS)
+                return minute_of(min(edge, before - MINUTE)), seen
             seen += 1
-            if seen > self._max_rows:
-                return counts, None if oldest is None else minute_of(oldest)
             stamp = _parse_stamp(row.get("timestamp_utc"))
             if stamp is None:
                 continue
             oldest = stamp if oldest is None else min(oldest, stamp)
             bucket = counts.setdefault(minute_of(stamp), MinuteCounts())
             bucket.add(str(row.get("decision")), str(row.get("outcome")))
-        return counts, None
+        return None, seen
 
     def _forget_before(self, first: datetime) -> None:
         for minute in [m for m in self._settled if m < first]:
             del self._settled[minute]
+
+
+def _runs(minutes: list[datetime]) -> list[list[datetime]]:
+    """Split ascending minutes into runs of consecutive ones."""
+    runs: list[list[datetime]] = []
+    for minute in minutes:
+        if runs and runs[-1][-1] + MINUTE == minute:
+            runs[-1].append(minute)
+        else:
+            runs.append([minute])
+    return runs
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:

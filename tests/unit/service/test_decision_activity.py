@@ -15,6 +15,7 @@ from tradeguard.activity import DecisionActivity, minute_of
 from tradeguard.audit.memory import MemoryAuditStore
 from tradeguard.audit.records import SignalRecord
 from tradeguard.clock import FakeClock
+from tradeguard.policy import format_utc
 
 NOW = datetime(2026, 3, 1, 12, 30, 20, tzinfo=UTC)
 
@@ -85,22 +86,30 @@ def test_settled_minutes_are_kept_and_not_read_again() -> None:
     assert reads[1] is not None and reads[1] >= minute_of(NOW) - timedelta(minutes=1)
 
 
-def test_a_capped_scan_reports_unreached_minutes_as_unknown_not_as_zero() -> None:
+def test_a_capped_scan_reports_unreached_minutes_as_unknown_then_fills_them_in() -> None:
     store = MemoryAuditStore()
     clock = FakeClock(NOW)
-    store.record_many([at(NOW - timedelta(minutes=m, seconds=1)) for m in range(10)])
-    answer = DecisionActivity(store, clock, max_rows=4).per_minute(60)
+    store.record_many([at(NOW - timedelta(minutes=m, seconds=1)) for m in reversed(range(10))])
+    activity = DecisionActivity(store, clock, max_rows=4)
+    answer = activity.per_minute(60)
     assert answer["truncated"] is True
     rows = answer["minutes"]
     known = [row for row in rows if row["decisions"] is not None]
     unknown = [row for row in rows if row["decisions"] is None]
-    assert unknown and unknown[-1]["minute"] < known[0]["minute"]
-    assert sum(row["decisions"] for row in known) <= 4
-    assert answer["totals"]["decisions"] == sum(row["decisions"] for row in known)
+    assert unknown and unknown[-1]["minute"] < known[0]["minute"]  # the newest are known
+    assert answer["totals"]["decisions"] == sum(row["decisions"] for row in known) <= 4
+    polls = 1
+    while answer["truncated"]:
+        clock.advance(1)
+        answer = activity.per_minute(60)
+        polls += 1
+        assert polls < 10, "the unreached minutes are never filled in"
+    assert answer["totals"]["decisions"] == 10
 
 
+LABELS = ("ALLOW", "NEUTRAL", "HALT")
 outcomes = st.sampled_from(["ACCEPTED", "REFUSED", "DUPLICATE"])
-decisions = st.sampled_from(["ALLOW", "NEUTRAL", "HALT"])
+decisions = st.sampled_from(LABELS)
 # seconds after NOW - 75 min: some rows fall before the hour, some between the polls
 offsets = st.one_of(
     st.integers(min_value=0, max_value=75 * 60 + 200),
@@ -112,14 +121,16 @@ offsets = st.one_of(
 @given(
     rows=st.lists(st.tuples(offsets, decisions, outcomes), max_size=40),
     polls=st.lists(st.integers(min_value=0, max_value=200), min_size=2, max_size=5),
+    max_rows=st.one_of(st.just(1000), st.integers(min_value=1, max_value=12)),
 )
-def test_for_any_signals_and_poll_times_the_counts_equal_a_plain_recount(
-    rows: list[tuple[int, str, str]], polls: list[int]
+def test_for_any_signals_poll_times_and_row_cap_the_counts_equal_a_plain_recount(
+    rows: list[tuple[int, str, str]], polls: list[int], max_rows: int
 ) -> None:
-    # Rows arrive in time order, each before the poll that follows its time.
+    # Rows arrive in time order, each before the poll that follows its time. A minute the row
+    # cap kept from being counted is null; every minute with a number has the true number.
     store = MemoryAuditStore()
     clock = FakeClock(NOW - timedelta(seconds=75 * 60))
-    activity = DecisionActivity(store, clock)
+    activity = DecisionActivity(store, clock, max_rows=max_rows)
     start = clock.now()
     events = sorted((start + timedelta(seconds=off), d, o) for off, d, o in rows)
     poll_times = sorted(NOW + timedelta(seconds=p) for p in polls)
@@ -131,17 +142,20 @@ def test_for_any_signals_and_poll_times_the_counts_equal_a_plain_recount(
         clock.set(moment)
         answer = activity.per_minute(60)
         first = minute_of(moment) - timedelta(minutes=59)
-        expected: Counter[str] = Counter()
-        labels: Counter[str] = Counter()
+        expected: dict[str, Counter[str]] = {}
         for stamp, decision, outcome in events:
             if first <= stamp <= moment and outcome != "DUPLICATE":
-                expected["decisions"] += 1
-                expected["refused"] += outcome == "REFUSED"
-                labels[decision] += 1
-        assert answer["totals"]["decisions"] == expected["decisions"]
-        assert answer["totals"]["refused"] == expected["refused"]
-        assert answer["truncated"] is False
-        seen: Counter[str] = Counter()
+                minute = expected.setdefault(format_utc(minute_of(stamp)), Counter())
+                minute["decisions"] += 1
+                minute["refused"] += outcome == "REFUSED"
+                minute[decision] += 1
+        assert len(answer["minutes"]) == 60
         for row in answer["minutes"]:
-            seen.update(row["by_decision"])
-        assert seen == labels
+            if row["decisions"] is None:
+                assert answer["truncated"] is True and max_rows < 1000
+                continue
+            want = expected.get(row["minute"], Counter())
+            assert (row["decisions"], row["refused"]) == (want["decisions"], want["refused"])
+            assert row["by_decision"] == {k: v for k, v in want.items() if k in LABELS}
+        if max_rows == 1000:
+            assert answer["truncated"] is False
