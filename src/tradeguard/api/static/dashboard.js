@@ -14,7 +14,7 @@
   const STALE_MS = 4000;
   const CONFIRM_MS = 4000;
   const DECISION_ROWS = 30;
-  const OVERLAP_MS = 10000; // re-read this much before the newest row: late commits are not lost
+  const OVERLAP_MS = 5000; // re-read this much before the newest row: late commits are not lost
 
   const urls = document.body.dataset;
   const $ = (id) => document.getElementById(id);
@@ -349,7 +349,8 @@
     const newest = decisionsLoaded ? newestStamp() : null;
     if (newest) {
       const since = new Date(Date.parse(newest) - OVERLAP_MS).toISOString();
-      url = urls.decisionsUrl + "?limit=1000&since=" + encodeURIComponent(since);
+      // only the newest DECISION_ROWS are shown, so a busy second needs no more than that
+      url = urls.decisionsUrl + "?limit=" + 2 * DECISION_ROWS + "&since=" + encodeURIComponent(since);
     }
     try {
       const answer = await call(url);
