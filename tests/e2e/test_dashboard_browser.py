@@ -237,10 +237,10 @@ def _step_decision(browser: Any, base: str, shots: Path) -> None:
         lambda: str(_table_correlation_ids(browser)),
     )
     assert time.monotonic() - sent <= 2.5  # polled every second: at most 2 s behind, plus slack
-    # the chart counts it as a refusal (polled every 5 s)
+    # the chart counts it as a refusal (refreshed when a signal decision arrives)
     _wait_until(
         lambda: "1 refused" in _text(browser, "chart-totals"),
-        8,
+        4,
         lambda: _text(browser, "chart-totals"),
     )
     _shoot(browser, shots, "3-decision")

@@ -11,6 +11,7 @@
   const STATUS_EVERY_MS = 1000;
   const DECISIONS_EVERY_MS = 1000;
   const COUNTS_EVERY_MS = 5000;
+  const COUNTS_SOON_MS = 1000;
   const STALE_MS = 4000;
   const CONFIRM_MS = 4000;
   const DECISION_ROWS = 30;
@@ -21,6 +22,7 @@
 
   let token = null;
   let lastStatusAt = 0;
+  let lastCountsAt = 0;
   let lastState = null;
   let decisionRows = new Map(); // seq -> row
   let decisionsLoaded = false;
@@ -362,12 +364,16 @@
       const first = !decisionsLoaded;
       decisionsLoaded = true;
       if (fresh.size || first) renderDecisions(first ? new Set() : fresh);
+      // a new signal decision moves the chart too, without waiting for its own poll
+      const signals = answer.decisions.some((row) => fresh.has(row.seq) && row.origin === "signal");
+      if (!first && signals && Date.now() - lastCountsAt > COUNTS_SOON_MS) refreshCounts();
     } catch (error) {
       /* shown by the connection indicator */
     }
   }
 
   async function refreshCounts() {
+    lastCountsAt = Date.now();
     try {
       const data = await call(urls.countsUrl + "?minutes=60");
       window.TradeguardChart.render($("chart"), data);
