@@ -45,6 +45,7 @@ def browser() -> Iterator[Any]:
             _unavailable(f"{path} is missing")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -153,6 +154,13 @@ def test_dashboard_allow_kill_switch_halt_decision_and_latch_reset(
     _step_kill_switch(browser, base, tmp_path)
     _step_decision(browser, base, tmp_path)
     _step_release_and_reset(browser, base, env, tmp_path)
+    # no script error on the way (the wrong token's 401 is the one expected console line)
+    errors = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE" and " 401 " not in entry["message"]
+    ]
+    assert errors == []
     _step_service_down(browser, process, tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "0-wrong-token.png",

@@ -19,6 +19,7 @@ STATIC_FILES = {
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
+    "view.js": "text/javascript; charset=utf-8",
 }
 PAGE = "dashboard.html"
 
