@@ -37,7 +37,12 @@ _REPORT = st.fixed_dictionaries(
     },
 )
 _PERMIT_ID = st.text(
-    st.characters(min_codepoint=33, max_codepoint=0x2FFF, exclude_characters="/?#%"),
+    st.characters(
+        min_codepoint=33,
+        max_codepoint=0x2FFF,
+        exclude_categories=("Cc", "Cs"),
+        exclude_characters="/?#%",
+    ),
     min_size=1,
     max_size=200,
 )
