@@ -37,6 +37,7 @@ def decide_service(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]
         {
             "TRADEGUARD_MAX_GROSS_EXPOSURE": CAP,
             "TRADEGUARD_PERMIT_TTL_SECONDS": TTL,
+            "TRADEGUARD_SOURCE_TIMEOUT_MS": "5000",  # a busy machine must not cause a HALT
         }
     )
     log = (tmp_path / "service.log").open("w")

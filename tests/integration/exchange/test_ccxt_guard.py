@@ -52,7 +52,7 @@ def binance(simulator: ExchangeSimulator, module: Any = ccxt) -> Any:
 
 @pytest.fixture
 def service() -> Iterator[tuple[Container, TestClient]]:
-    container = build_container(make_settings())
+    container = build_container(make_settings(source_timeout_ms=5000))  # busy machines
     prime_sources(container)
     try:
         with TestClient(create_app(container), raise_server_exceptions=False) as client:

@@ -33,7 +33,8 @@ TTL = 5.0
 @contextmanager
 def decide_service(**overrides: Any) -> Iterator[tuple[Container, TestClient, FakeClock]]:
     clock = FakeClock(datetime.now(UTC))
-    settings = make_settings(permit_ttl_seconds=TTL, **overrides)
+    # A generous source timeout: a source slowed by a busy machine must not turn into a HALT.
+    settings = make_settings(permit_ttl_seconds=TTL, source_timeout_ms=5000, **overrides)
     container = build_container(settings, clock=clock)
     prime_sources(container)
     try:
