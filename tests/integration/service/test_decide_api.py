@@ -288,6 +288,10 @@ def test_the_python_client_decides_and_reports(running):
             answer.permit_id, exchange_order_id="9", status="FILLED", filled_quantity="0.01"
         )
         assert done.open is False and done.applied_quantity == Decimal("0.01")
+        retried = api.decide(
+            {"signal_id": "c-1", "symbol": "BTCUSDT", "side": "BUY", "quantity": "0.01"}
+        )  # a retry of the same signal: the first answer, no second permit
+        assert retried.duplicate and retried.permit_id == answer.permit_id
         with pytest.raises(DecideRequestError) as refused:
             api.report(
                 answer.permit_id, exchange_order_id="9", status="FILLED", filled_quantity="0.01"
