@@ -39,7 +39,12 @@ import contextvars
 from collections.abc import Mapping
 from typing import Any, Final
 
-import ccxt
+try:
+    import ccxt
+except ImportError as exc:  # the optional extra is missing: say which
+    raise ImportError(
+        "tradeguard.integrations.ccxt needs ccxt: pip install 'tradeguard[ccxt]'"
+    ) from exc
 
 from ..codes import ErrorCode
 from ..logging import get_logger
