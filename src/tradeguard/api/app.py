@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from .. import __version__
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
-from . import dashboard, operator_routes, signals
+from . import dashboard, decide_routes, operator_routes, signals
 from .errors import error_body, install_error_handlers
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def create_app(container: Container) -> FastAPI:
     signal_router, webhook = signals.build_router(container)
     app.include_router(signal_router)
     app.include_router(operator_routes.build_router(container))
+    app.include_router(decide_routes.build_router(container))
 
     @app.get("/healthz", tags=["probes"], summary="Alive")
     async def healthz() -> dict[str, str]:
