@@ -7,6 +7,8 @@
   context that caused it. It also mirrors the latch, kill switch and lockdown into metrics,
   cancels resting orders when it sees the kill switch become engaged (engaged by another
   process), and retries a lockdown the store could not record.
+- **Permit expiry** (decide API) at least every second: unreported permits past their TTL
+  free their reservation, so signals are not held back by a bot that went away.
 - **Time sync** every ``sync_interval_seconds``; **budget refresh** every
   ``budget_refresh_seconds``; **ticker polling** for market data freshness; **event feed**.
 """
@@ -20,6 +22,7 @@ from typing import Protocol
 from .codes import ErrorCode
 from .errors import TradeGuardError
 from .execution import Executor
+from .execution.decide import DecideService
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient
@@ -51,6 +54,7 @@ class Container(Protocol):
     builder: PolicyContextBuilder
     executor: Executor
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None
 
     @property
@@ -185,6 +189,12 @@ def start_background(container: Container) -> Background:
             code=ErrorCode.EXCHANGE_TIME_UNAVAILABLE,
         ),
         PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001"),
+        PeriodicTask(
+            "permits",
+            min(1.0, settings.permit_ttl_seconds / 4),
+            container.decider.expire_due,
+            code=ErrorCode.PERMIT_EXPIRED,
+        ),
     ]
     if settings.budget_report:
         tasks.insert(

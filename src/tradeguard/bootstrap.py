@@ -21,6 +21,7 @@ from .codes import ErrorCode, PolicyReasonCode
 from .errors import TradeGuardError
 from .exchange import MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, build_execution
+from .execution.decide import DecideService
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient, FeedEvent
@@ -81,6 +82,7 @@ class Container:
     dispatcher: SignalDispatcher
     operator: OperatorService
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None = None
     warnings: tuple[str, ...] = ()
 
@@ -392,6 +394,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         dispatcher=SignalDispatcher(gate),
         operator=operator,
         lockdown=lockdown,
+        decider=DecideService(
+            gate, store, execution.positions, clock, ttl_seconds=settings.permit_ttl_seconds
+        ),
         feed=feed,
         warnings=warnings,
     )

@@ -70,6 +70,10 @@ class ErrorCode(StrEnum):
     PARTIAL_FILL_DISCREPANCY = "PARTIAL_FILL_DISCREPANCY"
     RECONCILIATION_COMPLETE = "RECONCILIATION_COMPLETE"
     PERMIT_INVALID = "PERMIT_INVALID"
+    PERMIT_UNKNOWN = "PERMIT_UNKNOWN"
+    PERMIT_EXPIRED = "PERMIT_EXPIRED"
+    PERMIT_ALREADY_REPORTED = "PERMIT_ALREADY_REPORTED"
+    PERMIT_REPORT_INVALID = "PERMIT_REPORT_INVALID"
     SIGNAL_INVALID = "SIGNAL_INVALID"
     SIGNAL_DUPLICATE = "SIGNAL_DUPLICATE"
     SIGNAL_REPLAYED = "SIGNAL_REPLAYED"
@@ -291,6 +295,27 @@ CODE_INFO: dict[str, CodeInfo] = {
     "PERMIT_INVALID": _info(
         "The executor refused an order without a valid permit from the gate.",
         "Report a bug: only the gate may mint permits.",
+    ),
+    "PERMIT_UNKNOWN": _info(
+        "A decide API report names a permit this service never issued (or issued before a"
+        " restart); refused, nothing changed.",
+        "Report with the permit_id of the decide answer; after a restart, ask again.",
+    ),
+    "PERMIT_EXPIRED": _info(
+        "A decide API permit was not reported within TRADEGUARD_PERMIT_TTL_SECONDS; its"
+        " reservation was freed (recorded) and a later report is refused.",
+        "Place the order right after the decide answer and report it; raise the TTL if the"
+        " bot is slow.",
+    ),
+    "PERMIT_ALREADY_REPORTED": _info(
+        "A decide API permit's order was already reported in a final state; refused, nothing"
+        " changed.",
+        "None if it is a retry; otherwise check the bot for a reused permit_id.",
+    ),
+    "PERMIT_REPORT_INVALID": _info(
+        "A decide API report is malformed or contradicts the permit (quantity above the"
+        " permit, a fill that shrinks, another order id); refused, nothing changed.",
+        "Fix the bot's report; the field is named.",
     ),
     "SIGNAL_INVALID": _info(
         "The signal failed validation; the fields are named.", "Fix the sender."

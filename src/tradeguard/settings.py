@@ -208,6 +208,14 @@ class Settings(BaseSettings):
         description="Open orders above which risk is CRITICAL; an order that adds risk is "
         "refused (RISK_OPEN_ORDERS) when it would take the orders resting or in flight above it.",
     )
+    permit_ttl_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="Decide API: an ALLOWED intent holds its place under the exposure and "
+        "open-orders caps this long unless the bot reports its order (PERMIT_EXPIRED).",
+        json_schema_extra=_verify("a decide answer's `expires_at` is this far ahead"),
+    )
     paper_partial_fill_ratio: Decimal = Field(
         Decimal(1), gt=0, le=1, description="Paper exchange: fraction of each order filled."
     )

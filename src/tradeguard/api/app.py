@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from .. import __version__
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
-from . import operator_routes, signals
+from . import decide_routes, operator_routes, signals
 from .errors import error_body, install_error_handlers
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def create_app(container: Container) -> FastAPI:
     signal_router, webhook = signals.build_router(container)
     app.include_router(signal_router)
     app.include_router(operator_routes.build_router(container))
+    app.include_router(decide_routes.build_router(container))
     page = _dashboard_html()
 
     @app.get("/healthz", tags=["probes"], summary="Alive")
