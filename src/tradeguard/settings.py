@@ -26,6 +26,8 @@ CONFIG_ENV = "TRADEGUARD_CONFIG"
 # Variables that share the prefix but are not settings of the service.
 META_VARIABLES = frozenset(
     {CONFIG_ENV, "TRADEGUARD_TEST_DATABASE_URL", "TRADEGUARD_REQUIRE_POSTGRES"}
+    # Read by bots (the freqtrade mixin) and tests beside the service, not by it.
+    | {"TRADEGUARD_URL", "TRADEGUARD_DECIDE_TIMEOUT_SECONDS", "TRADEGUARD_REQUIRE_FREQTRADE"}
 )
 
 

@@ -1,0 +1,453 @@
+"""A freqtrade strategy mixin that asks tradeguard before every entry and exit.
+
+Put it first in the bases of a freqtrade ``IStrategy`` (freqtrade itself is not imported here;
+install it with the ``freqtrade`` extra)::
+
+    class MyStrategy(TradeGuardMixin, IStrategy):
+        ...
+
+and give the bot a ``tradeguard`` section in its config (or the environment variables)::
+
+    "tradeguard": {"url": "http://127.0.0.1:8080", "secret": "<TRADEGUARD_WEBHOOK_SECRET>",
+                   "timeout": 2.0}
+
+What it answers freqtrade:
+
+- ``confirm_trade_entry`` sends an OPEN to ``POST /v1/decide``; the entry goes ahead only when
+  the answer is ALLOW with a permit. NEUTRAL, HALT, a refused request, no answer within the
+  timeout, an answer it cannot read, a missing configuration or any error of its own: no entry.
+- ``confirm_trade_exit`` sends a CLOSE; it goes ahead when the answer carries a permit and the
+  decision lets a CLOSE through (ALLOW or NEUTRAL; a HALT lets only a CANCEL through, SPEC §2).
+  When tradeguard cannot be asked, the exit waits too: an order that leaves without an audited
+  decision is exactly what tradeguard exists to prevent, and a HALT may be in force that the
+  bot cannot see. freqtrade asks again on its next loop, so the exit goes out as soon as the
+  service answers; a stop-loss placed on the exchange keeps protecting the position meanwhile.
+- ``order_filled`` reports the filled order to ``POST /v1/decide/{permit_id}/report`` and never
+  raises into freqtrade.
+
+freqtrade calls these hooks with a default of True when they raise, so every error is caught
+here and answered as a refusal. A strategy that defines one of these hooks itself keeps the
+guard: its own method is wrapped so that tradeguard is asked after it agrees (an entry hook that
+raises counts as a refusal). Backtesting and hyperopt are not sent to the service unless
+``tradeguard_guard_backtesting`` is True.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from ..codes import ErrorCode
+from ..errors import ConfigurationError
+from ..logging import get_logger
+from ..policy import Decision, OrderIntent, intent_permitted
+
+URL_ENV: Final = "TRADEGUARD_URL"
+SECRET_ENV: Final = "TRADEGUARD_WEBHOOK_SECRET"
+PASSPHRASE_ENV: Final = "TRADEGUARD_WEBHOOK_PASSPHRASE"
+TIMEOUT_ENV: Final = "TRADEGUARD_DECIDE_TIMEOUT_SECONDS"
+CONFIG_SECTION: Final = "tradeguard"
+MAX_TIMEOUT_SECONDS: Final = 30.0
+SOURCE: Final = "freqtrade"
+_BACKTEST_MODES: Final = frozenset({"backtest", "hyperopt"})
+_GUARDED: Final = "__tradeguard_guarded__"
+_REPORT_STATUS: Final[dict[str, str]] = {
+    "closed": "FILLED",
+    "canceled": "CANCELLED",
+    "cancelled": "CANCELLED",
+    "expired": "CANCELLED",
+    "rejected": "REJECTED",
+}
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FreqtradeGuardConfig:
+    """Where and how the mixin asks tradeguard.
+
+    Attributes:
+        url: The service's base URL, e.g. ``http://127.0.0.1:8080``.
+        secret: The webhook secret bodies are signed with (or None).
+        passphrase: The webhook passphrase, for a service without a secret (or None).
+        timeout_seconds: How long to wait for a decision before refusing.
+    """
+
+    url: str
+    secret: str | None
+    passphrase: str | None
+    timeout_seconds: float
+
+    @classmethod
+    def resolve(
+        cls, config: Mapping[str, Any] | None, environ: Mapping[str, str], default_timeout: float
+    ) -> FreqtradeGuardConfig:
+        """Read the ``tradeguard`` config section, falling back to the environment.
+
+        Raises:
+            ConfigurationError: no URL, neither secret nor passphrase, or a bad timeout.
+        """
+        section = (config or {}).get(CONFIG_SECTION) or {}
+        if not isinstance(section, Mapping):
+            raise _misconfigured(f"the {CONFIG_SECTION!r} config section must be an object")
+        url = _text(section.get("url")) or _text(environ.get(URL_ENV))
+        secret = _text(section.get("secret")) or _text(environ.get(SECRET_ENV))
+        passphrase = _text(section.get("passphrase")) or _text(environ.get(PASSPHRASE_ENV))
+        if url is None:
+            raise _misconfigured(f"no tradeguard URL ({CONFIG_SECTION}.url or {URL_ENV})")
+        if secret is None and passphrase is None:
+            raise _misconfigured(f"no webhook secret ({CONFIG_SECTION}.secret or {SECRET_ENV})")
+        raw = section.get("timeout", environ.get(TIMEOUT_ENV, default_timeout))
+        try:
+            timeout = float(raw)
+        except (TypeError, ValueError) as exc:
+            raise _misconfigured(f"timeout must be a number of seconds, got {raw!r}") from exc
+        if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
+            raise _misconfigured(f"timeout must be within (0, {MAX_TIMEOUT_SECONDS:g}] seconds")
+        return cls(url=url, secret=secret, passphrase=passphrase, timeout_seconds=timeout)
+
+
+def _text(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _misconfigured(message: str) -> ConfigurationError:
+    return ConfigurationError(
+        ErrorCode.CONFIG_INVALID, message, hint="see the freqtrade section of docs/integrations.md"
+    )
+
+
+def decimal_text(value: object) -> str | None:
+    """Return a positive finite number freqtrade passed (a float) as decimal text, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return format(number, "f") if number.is_finite() and number > 0 else None
+
+
+def pair_symbol(pair: str) -> str:
+    """Turn a freqtrade pair (``BTC/USDT``, ``BTC/USDT:USDT``) into ``BTCUSDT``."""
+    return pair.split(":", 1)[0].replace("/", "").upper()
+
+
+def answer_permits(intent: OrderIntent, answer: Any) -> bool:
+    """True only for an answer that carries a permit and whose decision lets ``intent`` pass."""
+    permit_id = getattr(answer, "permit_id", None)
+    if getattr(answer, "permitted", False) is not True or not isinstance(permit_id, str):
+        return False
+    try:
+        decision = Decision(str(getattr(answer, "decision", "")))
+    except ValueError:
+        return False
+    return bool(permit_id) and intent_permitted(decision, intent)
+
+
+class _GuardState:
+    """Per-strategy-instance state: the client, the permits awaiting a fill, the hook depth."""
+
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.pending: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+        self.local = threading.local()
+
+    @property
+    def depth(self) -> int:
+        return int(getattr(self.local, "depth", 0))
+
+    @depth.setter
+    def depth(self, value: int) -> None:
+        self.local.depth = value
+
+
+class TradeGuardMixin:
+    """Answer freqtrade's entry and exit confirmations from tradeguard's decide API.
+
+    Class attributes a strategy may override:
+
+    - ``tradeguard_timeout_seconds``: seconds to wait for a decision (config ``timeout`` and
+      ``TRADEGUARD_DECIDE_TIMEOUT_SECONDS`` take precedence).
+    - ``tradeguard_guard_backtesting``: ask the service in backtesting and hyperopt too.
+    """
+
+    tradeguard_timeout_seconds: float = 2.0
+    tradeguard_guard_backtesting: bool = False
+    config: Any
+    dp: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap a subclass's own hooks so that defining one never bypasses the guard."""
+        super().__init_subclass__(**kwargs)
+        for name, wrap in _WRAPPERS.items():
+            own = cls.__dict__.get(name)
+            if own is not None and not getattr(own, _GUARDED, False):
+                setattr(cls, name, wrap(own))
+            if not getattr(getattr(cls, name, None), _GUARDED, False):
+                raise TypeError(
+                    f"{cls.__name__}.{name} bypasses tradeguard: put TradeGuardMixin before "
+                    "IStrategy in the class bases"
+                )
+
+    # --- freqtrade hooks --------------------------------------------------------------------
+
+    def confirm_trade_entry(
+        self,
+        pair: str,
+        order_type: str,
+        amount: float,
+        rate: float,
+        time_in_force: str,
+        current_time: Any,
+        entry_tag: str | None,
+        side: str,
+        **kwargs: Any,
+    ) -> bool:
+        """Confirm an entry only on ALLOW with a permit; anything else refuses (fail closed)."""
+        if self._tradeguard_state().depth:
+            return True  # called via super() from a wrapped hook: the guard answers after it
+        order_side = "SELL" if side == "short" else "BUY"
+        return self._tradeguard_ask(pair, OrderIntent.OPEN, order_side, order_type, amount, rate)
+
+    def confirm_trade_exit(
+        self,
+        pair: str,
+        trade: Any,
+        order_type: str,
+        amount: float,
+        rate: float,
+        time_in_force: str,
+        exit_reason: str,
+        current_time: Any,
+        **kwargs: Any,
+    ) -> bool:
+        """Confirm an exit when tradeguard permits a CLOSE (ALLOW or NEUTRAL, never HALT)."""
+        if self._tradeguard_state().depth:
+            return True
+        order_side = "BUY" if getattr(trade, "is_short", False) is True else "SELL"
+        return self._tradeguard_ask(pair, OrderIntent.CLOSE, order_side, order_type, amount, rate)
+
+    def order_filled(
+        self, pair: str, trade: Any, order: Any, current_time: Any, **kwargs: Any
+    ) -> None:
+        """Report a filled entry or exit to the permit it used; never raises."""
+        state = self._tradeguard_state()
+        if state.depth:
+            return
+        try:
+            self._tradeguard_report(state, pair, order)
+        except Exception as exc:  # never into freqtrade: the permit expires on its own
+            _log.warning("freqtrade_report_failed", pair=pair, error=type(exc).__name__)
+
+    # --- overridable ------------------------------------------------------------------------
+
+    def tradeguard_symbol(self, pair: str) -> str:
+        """Return the tradeguard symbol of a freqtrade pair (``BTC/USDT`` → ``BTCUSDT``)."""
+        return pair_symbol(pair)
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _tradeguard_state(self) -> _GuardState:
+        state = self.__dict__.get("_tradeguard_guard_state")
+        if state is None:
+            state = self.__dict__.setdefault("_tradeguard_guard_state", _GuardState())
+        return state  # type: ignore[no-any-return]
+
+    def _tradeguard_skipped(self) -> bool:
+        if self.tradeguard_guard_backtesting:
+            return False
+        try:
+            mode = str(self.dp.runmode.value)
+        except Exception:  # no data provider yet: guard (fail closed)
+            return False
+        return mode in _BACKTEST_MODES
+
+    def _tradeguard_client(self) -> Any:
+        state = self._tradeguard_state()
+        with state.lock:
+            if state.client is None:
+                from .client import DecideClient
+
+                settings = FreqtradeGuardConfig.resolve(
+                    getattr(self, "config", None), os.environ, self.tradeguard_timeout_seconds
+                )
+                state.client = DecideClient(
+                    settings.url,
+                    secret=settings.secret,
+                    passphrase=settings.passphrase,
+                    timeout=settings.timeout_seconds,
+                )
+            return state.client
+
+    def _tradeguard_ask(
+        self,
+        pair: str,
+        intent: OrderIntent,
+        side: str,
+        order_type: str,
+        amount: float,
+        rate: float,
+    ) -> bool:
+        try:
+            if self._tradeguard_skipped():
+                return True
+            body = self._tradeguard_body(pair, intent, side, order_type, amount, rate)
+            if body is None:
+                _log.warning("freqtrade_order_unreadable", pair=pair, intent=str(intent))
+                return False
+            answer = self._tradeguard_client().decide(body)
+        except Exception as exc:  # unreachable, slow, refused, garbage, misconfigured
+            _log.warning(
+                "freqtrade_decide_failed",
+                pair=pair,
+                intent=str(intent),
+                error=type(exc).__name__,
+                code=str(getattr(exc, "code", ErrorCode.SERVICE_UNREACHABLE)),
+            )
+            return False
+        permitted = answer_permits(intent, answer)
+        if permitted:
+            state = self._tradeguard_state()
+            with state.lock:
+                state.pending[(pair, side)] = str(answer.permit_id)
+        _log.info(
+            "freqtrade_decided",
+            pair=pair,
+            intent=str(intent),
+            decision=str(getattr(answer, "decision", "")),
+            code=str(getattr(answer, "reason_code", "")),
+            permitted=permitted,
+        )
+        return permitted
+
+    def _tradeguard_body(
+        self,
+        pair: str,
+        intent: OrderIntent,
+        side: str,
+        order_type: str,
+        amount: float,
+        rate: float,
+    ) -> dict[str, Any] | None:
+        quantity = decimal_text(amount)
+        if quantity is None:
+            return None
+        body: dict[str, Any] = {
+            "signal_id": f"ft-{uuid.uuid4().hex}",
+            "symbol": self.tradeguard_symbol(pair),
+            "side": side,
+            "intent": str(intent),
+            "quantity": quantity,
+            "order_type": "MARKET",
+            "strategy": type(self).__name__[:128],
+            "source": SOURCE,
+        }
+        if str(order_type).lower() != "market":
+            price = decimal_text(rate)
+            if price is None:
+                return None
+            body.update(order_type="LIMIT", price=price)
+        return body
+
+    def _tradeguard_report(self, state: _GuardState, pair: str, order: Any) -> None:
+        side = str(getattr(order, "ft_order_side", "")).upper()
+        with state.lock:
+            permit_id = state.pending.pop((pair, side), None)
+        if permit_id is None:
+            return  # a stop-loss or an order placed without a permit of ours
+        status = _REPORT_STATUS.get(str(getattr(order, "status", "")).lower(), "PARTIALLY_FILLED")
+        fields: dict[str, Any] = {
+            "exchange_order_id": str(getattr(order, "order_id", "") or ""),
+            "status": status,
+            "filled_quantity": decimal_text(getattr(order, "filled", None)) or "0",
+        }
+        average = decimal_text(getattr(order, "safe_price", None))
+        if average is not None:
+            fields["average_price"] = average
+        self._tradeguard_client().report(permit_id, **fields)
+        _log.info("freqtrade_fill_reported", pair=pair, status=status)
+
+
+def _wrap_entry(own: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(own)
+    def confirm_trade_entry(self: TradeGuardMixin, *args: Any, **kwargs: Any) -> bool:
+        state = self._tradeguard_state()
+        state.depth += 1
+        try:
+            agreed = bool(own(self, *args, **kwargs))
+        except Exception as exc:  # freqtrade would take this as yes; a new position needs a yes
+            _log.warning("freqtrade_strategy_hook_failed", hook="entry", error=type(exc).__name__)
+            agreed = False
+        finally:
+            state.depth -= 1
+        if not agreed or state.depth:
+            return agreed
+        return TradeGuardMixin.confirm_trade_entry(self, *args, **kwargs)
+
+    setattr(confirm_trade_entry, _GUARDED, True)
+    return confirm_trade_entry
+
+
+def _wrap_exit(own: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(own)
+    def confirm_trade_exit(self: TradeGuardMixin, *args: Any, **kwargs: Any) -> bool:
+        state = self._tradeguard_state()
+        state.depth += 1
+        try:
+            agreed = bool(own(self, *args, **kwargs))
+        except Exception as exc:  # freqtrade's own default for a failing exit hook is yes
+            _log.warning("freqtrade_strategy_hook_failed", hook="exit", error=type(exc).__name__)
+            agreed = True
+        finally:
+            state.depth -= 1
+        if not agreed or state.depth:
+            return agreed
+        return TradeGuardMixin.confirm_trade_exit(self, *args, **kwargs)
+
+    setattr(confirm_trade_exit, _GUARDED, True)
+    return confirm_trade_exit
+
+
+def _wrap_filled(own: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(own)
+    def order_filled(self: TradeGuardMixin, *args: Any, **kwargs: Any) -> None:
+        state = self._tradeguard_state()
+        if not state.depth:
+            TradeGuardMixin.order_filled(self, *args, **kwargs)
+        state.depth += 1
+        try:
+            own(self, *args, **kwargs)
+        finally:
+            state.depth -= 1
+
+    setattr(order_filled, _GUARDED, True)
+    return order_filled
+
+
+_WRAPPERS: Final[dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
+    "confirm_trade_entry": _wrap_entry,
+    "confirm_trade_exit": _wrap_exit,
+    "order_filled": _wrap_filled,
+}
+for _name in _WRAPPERS:
+    setattr(getattr(TradeGuardMixin, _name), _GUARDED, True)
+
+__all__ = [
+    "CONFIG_SECTION",
+    "PASSPHRASE_ENV",
+    "SECRET_ENV",
+    "TIMEOUT_ENV",
+    "URL_ENV",
+    "FreqtradeGuardConfig",
+    "TradeGuardMixin",
+    "answer_permits",
+    "decimal_text",
+    "pair_symbol",
+]
