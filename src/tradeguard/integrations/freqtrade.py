@@ -246,6 +246,21 @@ class TradeGuardMixin:
         except Exception as exc:  # never into freqtrade: the permit expires on its own
             _log.warning("freqtrade_report_failed", pair=pair, error=type(exc).__name__)
 
+    def ft_bot_cleanup(self) -> None:
+        """Close the connection to tradeguard when freqtrade shuts the bot down."""
+        self.tradeguard_close()
+        cleanup = getattr(super(), "ft_bot_cleanup", None)
+        if cleanup is not None:
+            cleanup()
+
+    def tradeguard_close(self) -> None:
+        """Close the HTTP client (a later hook opens a new one)."""
+        state = self._tradeguard_state()
+        with state.lock:
+            client, state.client = state.client, None
+        if client is not None:
+            client.close()
+
     # --- overridable ------------------------------------------------------------------------
 
     def tradeguard_symbol(self, pair: str) -> str:

@@ -96,6 +96,24 @@ def stub() -> Iterator[DecideStub]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    # Every strategy made in a test closes its HTTP client afterwards, as freqtrade's cleanup does.
+    made: list[Any] = []
+    original = TradeGuardMixin._tradeguard_state
+
+    def tracked(self: Any) -> Any:
+        if self not in made:
+            made.append(self)
+        return original(self)
+
+    TradeGuardMixin._tradeguard_state = tracked  # type: ignore[method-assign]
+    yield
+    TradeGuardMixin._tradeguard_state = original  # type: ignore[method-assign]
+    for strategy in made:
+        strategy.ft_bot_cleanup()
+
+
 def test_allow_with_a_permit_confirms_the_entry_and_the_signed_body_says_what_freqtrade_asked(
     stub: DecideStub,
 ) -> None:
