@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import time
@@ -25,38 +24,10 @@ import httpx
 import pytest
 
 from tests.e2e.test_service_e2e import SECRET, TRADEGUARD, _cli, _env, _free_port
+from tests.freqtrade_support import freqtrade_bin_or_skip, guide_block
 from tradeguard.exchange.simulator import ExchangeSimulator
 
-ROOT = Path(__file__).resolve().parents[2]
-FREQTRADE = ROOT / ".venv-freqtrade" / "bin" / "freqtrade"
-DOCS = ROOT / "docs"
 DEADLINE_SECONDS = 60
-
-
-def _freqtrade_or_skip() -> Path:
-    if FREQTRADE.exists():
-        return FREQTRADE
-    message = f"freqtrade is not installed at {FREQTRADE}; run `make venv-freqtrade`"
-    if os.environ.get("TRADEGUARD_REQUIRE_FREQTRADE") == "1" or os.environ.get("CI") == "true":
-        pytest.fail("freqtrade is required here (CI) but " + message)
-    pytest.skip("SKIPPED LOUDLY: " + message)
-
-
-def freqtrade_guide() -> str:
-    """The `## freqtrade` section of the integration guide."""
-    for name in ("integrations.md", "integrations-freqtrade.md"):
-        path = DOCS / name
-        if path.exists():
-            found = re.search(r"^## freqtrade\n(.*?)(?=^## |\Z)", path.read_text(), re.S | re.M)
-            if found:
-                return found.group(1)
-    raise AssertionError("docs have no `## freqtrade` section")
-
-
-def guide_block(language: str) -> str:
-    blocks = re.findall(rf"```{language}\n(.*?)```", freqtrade_guide(), flags=re.S)
-    assert blocks, f"the freqtrade guide has no {language} block"
-    return blocks[0]
 
 
 def _loopback_binance(base: str) -> dict[str, Any]:
@@ -154,7 +125,7 @@ def tradeguard_service(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Pa
 def test_freqtrade_enters_only_after_the_kill_switch_is_released(
     tmp_path: Path, tradeguard_service: tuple[str, dict[str, str], Path]
 ) -> None:
-    freqtrade = _freqtrade_or_skip()
+    freqtrade = freqtrade_bin_or_skip()
     service, env, database = tradeguard_service
     engaged = _cli(env, "kill", "on", "--operator", "e2e", "--reason", "freqtrade drill")
     assert engaged.returncode == 0, engaged.stderr
