@@ -22,6 +22,9 @@ What it answers freqtrade:
   decision is exactly what tradeguard exists to prevent, and a HALT may be in force that the
   bot cannot see. freqtrade asks again on its next loop, so the exit goes out as soon as the
   service answers; a stop-loss placed on the exchange keeps protecting the position meanwhile.
+- ``adjust_trade_position``, when the strategy defines it, is asked as an INCREASE or a REDUCE
+  (freqtrade places position adjustments without the confirmation hooks); refused, no
+  adjustment.
 - ``order_filled`` reports the filled order to ``POST /v1/decide/{permit_id}/report`` and never
   raises into freqtrade.
 
@@ -34,11 +37,9 @@ raises counts as a refusal). Backtesting and hyperopt are not sent to the servic
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Any, Final
 
 from ..codes import ErrorCode
@@ -55,10 +56,10 @@ from .freqtrade_config import (
     decimal_text,
     pair_symbol,
 )
+from .freqtrade_hooks import GUARDED, WRAPPERS, wrap_adjust
 
 SOURCE: Final = "freqtrade"
 _BACKTEST_MODES: Final = frozenset({"backtest", "hyperopt"})
-_GUARDED: Final = "__tradeguard_guarded__"
 _REPORT_STATUS: Final[dict[str, str]] = {
     "closed": "FILLED",
     "canceled": "CANCELLED",
@@ -105,11 +106,14 @@ class TradeGuardMixin:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Wrap a subclass's own hooks so that defining one never bypasses the guard."""
         super().__init_subclass__(**kwargs)
-        for name, wrap in _WRAPPERS.items():
+        own_adjust = cls.__dict__.get("adjust_trade_position")
+        if own_adjust is not None and not getattr(own_adjust, GUARDED, False):
+            cls.adjust_trade_position = wrap_adjust(own_adjust)  # type: ignore[attr-defined]
+        for name, wrap in WRAPPERS.items():
             own = cls.__dict__.get(name)
-            if own is not None and not getattr(own, _GUARDED, False):
-                setattr(cls, name, wrap(own))
-            if not getattr(getattr(cls, name, None), _GUARDED, False):
+            if own is not None and not getattr(own, GUARDED, False):
+                setattr(cls, name, wrap(own, getattr(TradeGuardMixin, name)))
+            if not getattr(getattr(cls, name, None), GUARDED, False):
                 raise TypeError(
                     f"{cls.__name__}.{name} bypasses tradeguard: put TradeGuardMixin before "
                     "IStrategy in the class bases"
@@ -261,6 +265,24 @@ class TradeGuardMixin:
         )
         return permitted
 
+    def _tradeguard_adjust_permitted(self, trade: Any, stake: float, rates: dict[str, Any]) -> bool:
+        try:
+            short = getattr(trade, "is_short", False) is True
+            order_types = getattr(self, "order_types", None) or {}
+            if stake > 0:  # freqtrade buys stake / rate (times leverage) more
+                rate = float(rates.get("current_entry_rate") or rates["current_rate"])
+                amount = stake / rate * float(getattr(trade, "leverage", 1) or 1)
+                intent, side, kind = OrderIntent.INCREASE, "SELL" if short else "BUY", "entry"
+            else:  # freqtrade sells the same share of the position as of the stake
+                rate = float(rates.get("current_exit_rate") or rates["current_rate"])
+                amount = -stake * float(trade.amount) / float(trade.stake_amount)
+                intent, side, kind = OrderIntent.REDUCE, "BUY" if short else "SELL", "exit"
+            order_type = str(order_types.get(kind, "market"))
+        except Exception as exc:  # an adjustment we cannot describe is not sent
+            _log.warning("freqtrade_adjustment_unreadable", error=type(exc).__name__)
+            return False
+        return self._tradeguard_ask(str(trade.pair), intent, side, order_type, amount, rate)
+
     def _tradeguard_body(
         self,
         pair: str,
@@ -309,69 +331,8 @@ class TradeGuardMixin:
         _log.info("freqtrade_fill_reported", pair=pair, status=status)
 
 
-def _wrap_entry(own: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(own)
-    def confirm_trade_entry(self: TradeGuardMixin, *args: Any, **kwargs: Any) -> bool:
-        state = self._tradeguard_state()
-        state.depth += 1
-        try:
-            agreed = bool(own(self, *args, **kwargs))
-        except Exception as exc:  # freqtrade would take this as yes; a new position needs a yes
-            _log.warning("freqtrade_strategy_hook_failed", hook="entry", error=type(exc).__name__)
-            agreed = False
-        finally:
-            state.depth -= 1
-        if not agreed or state.depth:
-            return agreed
-        return TradeGuardMixin.confirm_trade_entry(self, *args, **kwargs)
-
-    setattr(confirm_trade_entry, _GUARDED, True)
-    return confirm_trade_entry
-
-
-def _wrap_exit(own: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(own)
-    def confirm_trade_exit(self: TradeGuardMixin, *args: Any, **kwargs: Any) -> bool:
-        state = self._tradeguard_state()
-        state.depth += 1
-        try:
-            agreed = bool(own(self, *args, **kwargs))
-        except Exception as exc:  # freqtrade's own default for a failing exit hook is yes
-            _log.warning("freqtrade_strategy_hook_failed", hook="exit", error=type(exc).__name__)
-            agreed = True
-        finally:
-            state.depth -= 1
-        if not agreed or state.depth:
-            return agreed
-        return TradeGuardMixin.confirm_trade_exit(self, *args, **kwargs)
-
-    setattr(confirm_trade_exit, _GUARDED, True)
-    return confirm_trade_exit
-
-
-def _wrap_filled(own: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(own)
-    def order_filled(self: TradeGuardMixin, *args: Any, **kwargs: Any) -> None:
-        state = self._tradeguard_state()
-        if not state.depth:
-            TradeGuardMixin.order_filled(self, *args, **kwargs)
-        state.depth += 1
-        try:
-            own(self, *args, **kwargs)
-        finally:
-            state.depth -= 1
-
-    setattr(order_filled, _GUARDED, True)
-    return order_filled
-
-
-_WRAPPERS: Final[dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
-    "confirm_trade_entry": _wrap_entry,
-    "confirm_trade_exit": _wrap_exit,
-    "order_filled": _wrap_filled,
-}
-for _name in _WRAPPERS:
-    setattr(getattr(TradeGuardMixin, _name), _GUARDED, True)
+for _name in WRAPPERS:
+    setattr(getattr(TradeGuardMixin, _name), GUARDED, True)
 
 __all__ = [
     "CONFIG_SECTION",

@@ -358,3 +358,75 @@ def test_a_nonsense_amount_is_refused_without_asking(stub: DecideStub, amount: f
     assert enter(strategy_for(stub), amount=amount) is False
     assert stub.requests() == []
     assert json.dumps(stub.received) == "[]"
+
+
+class Adjusting(GuardedStrategy):
+    """A DCA strategy: freqtrade places its adjustments without the confirmation hooks."""
+
+    order_types = {"entry": "market", "exit": "limit"}
+    wanted: Any = None
+
+    def adjust_trade_position(self, trade: Any, current_time: Any, **kwargs: Any) -> Any:
+        return self.wanted
+
+
+def adjust(strategy: Any, *, is_short: bool = False) -> Any:
+    trade = SimpleNamespace(
+        pair="BTC/USDT", is_short=is_short, leverage=1.0, amount=0.004, stake_amount=200.0
+    )
+    return strategy.adjust_trade_position(
+        trade=trade,
+        current_time=datetime.now(UTC),
+        current_rate=50000.0,
+        current_profit=0.0,
+        min_stake=10.0,
+        max_stake=1000.0,
+        current_entry_rate=50000.0,
+        current_exit_rate=49990.0,
+        current_entry_profit=0.0,
+        current_exit_profit=0.0,
+    )
+
+
+def test_a_position_increase_is_asked_as_increase_and_dropped_when_refused(
+    stub: DecideStub,
+) -> None:
+    strategy = strategy_for(stub, Adjusting)
+    strategy.wanted = 100.0
+    stub.answer(decision="ALLOW", permit_id="dca-permit")
+    assert adjust(strategy) == 100.0
+    body = stub.requests("/v1/decide")[-1].json()
+    assert (body["intent"], body["side"], body["quantity"], body["order_type"]) == (
+        "INCREASE",
+        "BUY",
+        "0.002",
+        "MARKET",
+    )
+    stub.answer(decision="NEUTRAL", permitted=False)
+    assert adjust(strategy) is None
+    filled(strategy, side="buy")  # the allowed increase's fill reports to its permit
+    assert [r.path for r in stub.requests("/report")] == ["/v1/decide/dca-permit/report"]
+
+
+def test_a_partial_exit_is_asked_as_reduce_of_the_positions_share(stub: DecideStub) -> None:
+    strategy = strategy_for(stub, Adjusting)
+    strategy.wanted = (-50.0, "trim")
+    stub.answer(decision="NEUTRAL", permitted=True)
+    assert adjust(strategy) == (-50.0, "trim")
+    body = stub.requests("/v1/decide")[-1].json()
+    # freqtrade sells |stake| * amount / stake_amount = 50 * 0.004 / 200 at the exit rate.
+    assert (body["intent"], body["side"], body["quantity"]) == ("REDUCE", "SELL", "0.001")
+    assert (body["order_type"], body["price"]) == ("LIMIT", "49990.0")
+    stub.answer(decision="HALT", permitted=False)
+    assert adjust(strategy) is None
+
+
+def test_no_adjustment_asks_nothing_and_an_unreachable_service_drops_one(stub: DecideStub) -> None:
+    strategy = strategy_for(stub, Adjusting)
+    for nothing in (None, 0.0, (None, "tag")):
+        strategy.wanted = nothing
+        assert adjust(strategy) == nothing
+    assert stub.requests() == []
+    stub.reply = StubReply(drop=True)
+    strategy.wanted = 100.0
+    assert adjust(strategy) is None

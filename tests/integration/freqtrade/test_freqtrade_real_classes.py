@@ -47,6 +47,19 @@ PROBE = textwrap.dedent(
             amount=0.01, rate=50000.0, time_in_force="GTC", exit_reason="roi",
             sell_reason="roi", current_time=datetime.now(UTC))
 
+    class Averaging(GuardedStrategy):
+        def adjust_trade_position(self, trade, current_time, **kwargs):
+            return 100.0
+
+    def adjustment(url):
+        section = {"url": url, "secret": "probe-secret", "timeout": 1}
+        trade = SimpleNamespace(pair="BTC/USDT", is_short=False, leverage=1.0)
+        stake, _tag = Averaging({"tradeguard": section})._adjust_trade_position_internal(
+            trade=trade, current_time=datetime.now(UTC), current_rate=50000.0,
+            current_profit=0.0, min_stake=10.0, max_stake=1000.0, current_entry_rate=50000.0,
+            current_exit_rate=50000.0, current_entry_profit=0.0, current_exit_profit=0.0)
+        return stake
+
     try:
         class Misordered(IStrategy, TradeGuardMixin):
             pass
@@ -59,6 +72,7 @@ PROBE = textwrap.dedent(
         "is_strategy": isinstance(strategy(urls["allow"]), IStrategy),
         "entry": {name: entry(url) for name, url in urls.items()},
         "exit": {name: exit_(url) for name, url in urls.items()},
+        "adjustment": {name: adjustment(url) for name, url in urls.items()},
         "misordered": misordered,
     }))
     """
@@ -98,6 +112,7 @@ def test_the_guides_strategy_answers_freqtrades_own_wrapper_from_tradeguard(
     assert answers["is_strategy"] is True
     assert answers["entry"] == {"allow": True, "neutral": False, "halt": False, "down": False}
     assert answers["exit"] == {"allow": True, "neutral": True, "halt": False, "down": False}
+    assert answers["adjustment"] == {"allow": 100.0, "neutral": None, "halt": None, "down": None}
     assert answers["misordered"] == "refused"
     sent = stubs["allow"].requests("/v1/decide")[0].json()
     assert (sent["symbol"], sent["intent"], sent["source"]) == ("BTCUSDT", "OPEN", "freqtrade")
