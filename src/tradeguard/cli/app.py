@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, db, evaluate, exchange_sim, runbook, scenarios, service, time_check
+from . import audit, db, decide, evaluate, exchange_sim, runbook, scenarios, service, time_check
 
 app = typer.Typer(
     name="tradeguard",
@@ -22,6 +22,7 @@ def _root() -> None:
 
 for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim):
     group.register(app)
+decide.register(app)
 
 
 def main() -> None:

@@ -287,6 +287,25 @@ def signal_send(
     signal_id: Annotated[str | None, typer.Option(help="Idempotency key (generated).")] = None,
 ) -> None:
     """Sign a signal with TRADEGUARD_WEBHOOK_SECRET, send it, print the answer."""
+    extra = {
+        "order_type": order_type,
+        "price": price,
+        "ai_confidence": ai_confidence,
+        "signal_id": signal_id,
+    }
+    status_code, answer = send_signed(url, _signal_body(symbol, side, intent, quantity, extra))
+    code = _exit_code(status_code, answer)
+    if code:
+        raise typer.Exit(code)
+
+
+def send_signed(url: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Sign ``payload`` with TRADEGUARD_WEBHOOK_SECRET, POST it, print and return the answer.
+
+    Raises:
+        ConfigurationError: no webhook secret is set.
+        DependencyUnavailableError: the service is unreachable (SERVICE_UNREACHABLE).
+    """
     from ..api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
 
     settings = load_settings()
@@ -297,13 +316,7 @@ def signal_send(
             "TRADEGUARD_WEBHOOK_SECRET is not set",
             hint="export the webhook secret the service printed at start",
         )
-    extra = {
-        "order_type": order_type,
-        "price": price,
-        "ai_confidence": ai_confidence,
-        "signal_id": signal_id,
-    }
-    body = json.dumps(_signal_body(symbol, side, intent, quantity, extra)).encode()
+    body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign_body(settings.webhook_secret.get_secret_value(), body),
@@ -322,9 +335,7 @@ def signal_send(
     except ValueError:
         answer = {"code": "INPUT_INVALID_JSON", "message": response.text[:200]}
     print_json({"http_status": response.status_code, **answer})
-    code = _exit_code(response.status_code, answer if isinstance(answer, dict) else {})
-    if code:
-        raise typer.Exit(code)
+    return response.status_code, answer if isinstance(answer, dict) else {}
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,8 @@ from .positions import Reservation
 from .results import SignalResult
 
 MAX_ORDER_ID_LENGTH: Final = 128
+NOT_PLACED: Final = "NOT_PLACED"
+"""The ``exchange_order_id`` of a REJECTED report that named none (the order got no id)."""
 _REPORT_FIELDS: Final = frozenset(
     {"exchange_order_id", "status", "filled_quantity", "average_price"}
 )
@@ -113,7 +115,8 @@ class OrderReport:
     """What the bot reports about the order a permit covered.
 
     Attributes:
-        exchange_order_id: The exchange's id of the order.
+        exchange_order_id: The exchange's id of the order (may be left out of a REJECTED
+            report, for an order the exchange refused before giving it an id).
         status: NEW, PARTIALLY_FILLED, FILLED, CANCELLED or REJECTED.
         filled_quantity: The quantity filled so far (cumulative, never shrinking).
         average_price: The average fill price, when anything filled.
@@ -175,14 +178,16 @@ def parse_report(data: object) -> OrderReport:
     unknown = sorted(str(key) for key in data if key not in _REPORT_FIELDS)
     if unknown:
         raise _invalid(unknown[0], "unknown field")
+    status = data.get("status")
+    if not isinstance(status, str) or status not in OrderStatus.__members__:
+        raise _invalid("status", f"must be one of {sorted(OrderStatus.__members__)}")
     order_id = data.get("exchange_order_id")
+    if order_id is None and status == OrderStatus.REJECTED.value:
+        order_id = NOT_PLACED  # refused before the exchange gave it an id
     if not isinstance(order_id, str) or not order_id.strip():
         raise _invalid("exchange_order_id", "must be a non-empty string")
     if len(order_id) > MAX_ORDER_ID_LENGTH:
         raise _invalid("exchange_order_id", f"must be at most {MAX_ORDER_ID_LENGTH} characters")
-    status = data.get("status")
-    if not isinstance(status, str) or status not in OrderStatus.__members__:
-        raise _invalid("status", f"must be one of {sorted(OrderStatus.__members__)}")
     filled = _report_decimal(data, "filled_quantity", positive=False)
     if filled is None:
         raise _invalid("filled_quantity", "is required")
@@ -242,6 +247,7 @@ class ReportAnswer:
 
 
 __all__ = [
+    "NOT_PLACED",
     "DecideAnswer",
     "Decided",
     "OrderReport",

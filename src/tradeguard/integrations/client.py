@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Final
@@ -66,14 +66,13 @@ def _plain(value: Any) -> Any:
 
 
 def signal_body(signal: Signal | Mapping[str, Any]) -> dict[str, Any]:
-    """Return the JSON body of ``signal``, stamped with the time now when it has none.
+    """Return the JSON body of ``signal`` (Decimals as strings, no null fields).
 
-    The stamp is signed with the body, so a captured request stops working after 300 s.
+    No timestamp is added: the same signal sent again must hash the same, so a retry is
+    answered with the first answer (a repeat with other content is refused, 409).
     """
     data = signal.to_payload() if isinstance(signal, Signal) else dict(signal)
-    body = {str(key): _plain(value) for key, value in data.items() if value is not None}
-    body.setdefault("timestamp", format_utc(datetime.now(UTC)))
-    return body
+    return {str(key): _plain(value) for key, value in data.items() if value is not None}
 
 
 class DecideClient:

@@ -33,7 +33,8 @@ TTL = 5.0
 @contextmanager
 def decide_service(**overrides: Any) -> Iterator[tuple[Container, TestClient, FakeClock]]:
     clock = FakeClock(datetime.now(UTC))
-    settings = make_settings(permit_ttl_seconds=TTL, **overrides)
+    # A generous source timeout: a source slowed by a busy machine must not turn into a HALT.
+    settings = make_settings(permit_ttl_seconds=TTL, source_timeout_ms=5000, **overrides)
     container = build_container(settings, clock=clock)
     prime_sources(container)
     try:
@@ -287,9 +288,48 @@ def test_the_python_client_decides_and_reports(running):
             answer.permit_id, exchange_order_id="9", status="FILLED", filled_quantity="0.01"
         )
         assert done.open is False and done.applied_quantity == Decimal("0.01")
+        retried = api.decide(
+            {"signal_id": "c-1", "symbol": "BTCUSDT", "side": "BUY", "quantity": "0.01"}
+        )  # a retry of the same signal: the first answer, no second permit
+        assert retried.duplicate and retried.permit_id == answer.permit_id
         with pytest.raises(DecideRequestError) as refused:
             api.report(
                 answer.permit_id, exchange_order_id="9", status="FILLED", filled_quantity="0.01"
             )
         assert refused.value.code == "PERMIT_ALREADY_REPORTED" and refused.value.status == 409
     assert container.execution.positions.position("BTCUSDT") == Decimal("0.01")
+
+
+def test_a_store_that_cannot_record_answers_503_and_permits_nothing(running, monkeypatch):
+    container, client, _ = running
+    permit = decide(client, quantity="0.01").json()["permit_id"]
+
+    def broken(records: Any) -> list[int]:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(container.audit_store, "record_many", broken)
+    refused = decide(client, quantity="0.01")
+    assert (refused.status_code, refused.json()["code"]) == (503, "AUD-006")
+    not_recorded = report(client, permit)
+    assert (not_recorded.status_code, not_recorded.json()["code"]) == (503, "AUD-006")
+    assert container.execution.positions.position("BTCUSDT") == 0
+    assert container.execution.positions.reserved("BTCUSDT") == (Decimal("0.01"), 0)
+    assert container.decider.outstanding() == 1
+    monkeypatch.undo()
+    assert report(client, permit).status_code == 200
+
+
+def test_an_expiry_that_cannot_be_recorded_keeps_holding_until_it_can(running, monkeypatch):
+    container, client, clock = running
+    decide(client, quantity="0.01")
+    clock.advance(TTL + 1)
+
+    def broken(records: Any) -> list[int]:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(container.audit_store, "record_many", broken)
+    assert container.decider.expire_due() == 0
+    assert container.execution.positions.reserved("BTCUSDT") == (Decimal("0.01"), 0)
+    monkeypatch.undo()
+    assert container.decider.expire_due() == 1
+    assert container.execution.positions.reserved("BTCUSDT") == (0, 0)
