@@ -26,13 +26,10 @@ def freqtrade_bin_or_skip(program: str = "freqtrade") -> Path:
 
 def freqtrade_guide() -> str:
     """The `## freqtrade` section of the integration guide."""
-    for name in ("integrations.md", "integrations-freqtrade.md"):
-        path = DOCS / name
-        if path.exists():
-            found = re.search(r"^## freqtrade\n(.*?)(?=^## |\Z)", path.read_text(), re.S | re.M)
-            if found:
-                return found.group(1)
-    raise AssertionError("docs have no `## freqtrade` section")
+    text = (DOCS / "integrations.md").read_text(encoding="utf-8")
+    found = re.search(r"^## freqtrade\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert found, "docs/integrations.md has no `## freqtrade` section"
+    return found.group(1)
 
 
 def guide_block(language: str) -> str:
