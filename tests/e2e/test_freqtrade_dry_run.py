@@ -1,5 +1,8 @@
 """Real freqtrade, guarded by tradeguard: the kill switch holds entries back until released.
 
+Then the entry is allowed, filled and reported, and a price jump makes freqtrade exit: the CLOSE
+is allowed because the report told tradeguard about the position, and its fill is reported too.
+
 `tradeguard run` is started as the README does; freqtrade (installed from the package index by
 `make venv-freqtrade` into `.venv-freqtrade`, exactly what `tradeguard[freqtrade]` gives a user)
 runs the strategy and config of the freqtrade guide in dry-run against the exchange simulator's
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -166,6 +170,26 @@ def test_freqtrade_enters_only_after_the_kill_switch_is_released(
                     return bool(allowed) and allowed[0][4] in reported and opened[0][0] >= 1
 
                 wait_for("an allowed, filled and reported entry", entered_and_reported, log_path)
+
+                # The price jumps past the strategy's 1 % ROI: freqtrade exits, and the CLOSE
+                # passes because the reported fill gave tradeguard the position to close.
+                price = simulator.state.market.last_price("BTCUSDT")
+                simulator.set_price("BTCUSDT", price * Decimal("1.05"))
+
+                def exited_and_reported() -> bool:
+                    closes = [row for row in guard_signals(database) if row[1] == "CLOSE"]
+                    filled = _query(
+                        database, "SELECT correlation_id FROM order_audit WHERE event = 'FILLED'"
+                    )
+                    closed = _query(trades, "SELECT count(*) FROM trades WHERE is_open = 0")
+                    return (
+                        any(
+                            row[2] == "ALLOW" and row[4] in {f[0] for f in filled} for row in closes
+                        )
+                        and closed[0][0] >= 1
+                    )
+
+                wait_for("an allowed, filled and reported exit", exited_and_reported, log_path)
             finally:
                 bot.terminate()
                 bot.wait(30)
