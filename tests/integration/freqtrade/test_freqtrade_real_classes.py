@@ -60,6 +60,16 @@ PROBE = textwrap.dedent(
             current_exit_rate=50000.0, current_entry_profit=0.0, current_exit_profit=0.0)
         return stake
 
+    def backtested_entry(url):
+        from freqtrade.data.dataprovider import DataProvider
+        from freqtrade.enums import RunMode
+
+        guarded = strategy(url)
+        guarded.dp = DataProvider({"runmode": RunMode.BACKTEST}, None)
+        return guarded.confirm_trade_entry(
+            pair="BTC/USDT", order_type="market", amount=0.01, rate=50000.0,
+            time_in_force="GTC", current_time=datetime.now(UTC), entry_tag=None, side="long")
+
     try:
         class Misordered(IStrategy, TradeGuardMixin):
             pass
@@ -74,6 +84,7 @@ PROBE = textwrap.dedent(
         "exit": {name: exit_(url) for name, url in urls.items()},
         "adjustment": {name: adjustment(url) for name, url in urls.items()},
         "misordered": misordered,
+        "backtested": backtested_entry(urls["halt"]),
     }))
     """
 )
@@ -114,5 +125,9 @@ def test_the_guides_strategy_answers_freqtrades_own_wrapper_from_tradeguard(
     assert answers["exit"] == {"allow": True, "neutral": True, "halt": False, "down": False}
     assert answers["adjustment"] == {"allow": 100.0, "neutral": None, "halt": None, "down": None}
     assert answers["misordered"] == "refused"
+    # Backtesting is not sent to the service: even its HALT is not asked.
+    halt_requests = len(stubs["halt"].requests("/v1/decide"))
+    assert answers["backtested"] is True
+    assert halt_requests == 3  # entry, exit and adjustment: not the backtested entry
     sent = stubs["allow"].requests("/v1/decide")[0].json()
     assert (sent["symbol"], sent["intent"], sent["source"]) == ("BTCUSDT", "OPEN", "freqtrade")
