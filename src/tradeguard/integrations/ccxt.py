@@ -114,6 +114,12 @@ class _SyncGuard:
     def create_orders(self, orders: list[dict[str, Any]], params: Any = None) -> Any:
         return _place_all(self, super().create_orders, orders, params)  # type: ignore[misc]
 
+    def close(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().close(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._tradeguard.close()
+
     def _tradeguard_fields(
         self, symbol: str, type: str, side: str, amount: Any, price: Any, params: Any
     ) -> tuple[SignalFields, dict[str, Any]]:
@@ -172,6 +178,12 @@ class _AsyncGuard:
 
     async def create_orders(self, orders: list[dict[str, Any]], params: Any = None) -> Any:
         return await _aplace_all(self, super().create_orders, orders, params)  # type: ignore[misc]
+
+    async def close(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().close(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._tradeguard.close()
 
     async def _tradeguard_fields(
         self, symbol: str, type: str, side: str, amount: Any, price: Any, params: Any
@@ -309,15 +321,17 @@ def guard(
     given = [choice for choice in (url, container, decider) if choice is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of url=, container= or decider=")
-    if url is not None:
-        decider = DecideClient(url, secret=secret, passphrase=passphrase, timeout=timeout)
-    elif container is not None:
-        decider = container.decider
     if not isinstance(exchange, ccxt.Exchange) and not _is_async_exchange(exchange):
         raise TypeError(f"not a ccxt exchange: {type(exchange).__name__}")
+    owned = None
+    if url is not None:
+        decider = owned = DecideClient(url, secret=secret, passphrase=passphrase, timeout=timeout)
+    elif container is not None:
+        decider = container.decider
     guarded = object.__new__(_guarded_class(type(exchange)))
     guarded.__dict__ = exchange.__dict__  # the same state: markets, options, session
-    guarded._tradeguard = GuardCore(decider, strategy, f"ccxt:{exchange.id}")  # type: ignore[arg-type]
+    source = f"ccxt:{exchange.id}"
+    guarded._tradeguard = GuardCore(decider, strategy, source, owned=owned)  # type: ignore[arg-type]
     return guarded
 
 

@@ -152,10 +152,13 @@ class Decider(Protocol):
 class GuardCore:
     """The guard's state and its blocking steps (the async guard runs them on a thread)."""
 
-    def __init__(self, decider: Decider, strategy: str | None, source: str) -> None:
+    def __init__(
+        self, decider: Decider, strategy: str | None, source: str, *, owned: Any = None
+    ) -> None:
         self.decider = decider
         self.strategy = strategy
         self.source = source
+        self.owned = owned  # a client the guard made itself, closed with the exchange
         # exchange order id -> (permit_id, filled so far) of the orders reported open
         self.open_orders: dict[str, tuple[str, Decimal]] = {}
 
@@ -209,6 +212,10 @@ class GuardCore:
             self.open_orders[report.exchange_order_id] = (permit_id, report.filled_quantity)
         else:
             self.open_orders.pop(report.exchange_order_id, None)
+
+    def close(self) -> None:
+        if self.owned is not None:
+            self.owned.close()
 
     def rejected(self, permit_id: str) -> None:
         self.report(permit_id, {"id": None, "status": "rejected", "filled": 0})

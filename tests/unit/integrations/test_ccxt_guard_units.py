@@ -210,3 +210,14 @@ def test_the_async_guard_awaits_and_guards():
     asyncio.run(run())
     assert exchange.placed == [("BTC/USDT", "buy", 0.001)]
     assert [r.status.value for _, r in decider.reports] == ["FILLED"]
+
+
+def test_closing_the_exchange_closes_the_client_the_guard_made():
+    guarded = guard(FakeExchange(), url="http://127.0.0.1:9", secret="s")
+    client = guarded._tradeguard.owned
+    assert not client._http.is_closed
+    guarded.close()
+    assert client._http.is_closed
+    shared = Recorder()
+    guard(FakeExchange(), decider=shared).close()  # a decider it was given stays open
+    assert guard(FakeExchange(), decider=shared)._tradeguard.owned is None
