@@ -31,6 +31,8 @@ META_VARIABLES = frozenset(
         "TRADEGUARD_REQUIRE_POSTGRES",
         "TRADEGUARD_REQUIRE_BROWSER",
     }
+    # Read by bots (the freqtrade mixin) and tests beside the service, not by it.
+    | {"TRADEGUARD_URL", "TRADEGUARD_DECIDE_TIMEOUT_SECONDS", "TRADEGUARD_REQUIRE_FREQTRADE"}
 )
 
 
