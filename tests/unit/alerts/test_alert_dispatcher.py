@@ -122,9 +122,7 @@ def test_for_any_stream_each_condition_goes_out_at_most_once_per_window(
     stream: list[tuple[str, float]], window: float
 ) -> None:
     clock = FakeClock()
-    sink = dispatcher(
-        RecordingTarget(), clock=clock, fold_window_seconds=window, queue_size=1000
-    )
+    sink = dispatcher(RecordingTarget(), clock=clock, fold_window_seconds=window, queue_size=1000)
     queued: dict[str, list[float]] = {}
     for key, gap in stream:
         clock.advance(gap)
