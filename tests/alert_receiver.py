@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tradeguard.loopback_http import LoopbackHTTPServer
+
 
 class AlertReceiver:
     """Records every JSON body posted to it; ``url`` is its apprise ``json://`` URL."""
@@ -70,7 +72,7 @@ def alert_receiver(path: str = "/hooks/tradeguard") -> Iterator[AlertReceiver]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
     receiver = AlertReceiver(server, path)
     holder.append(receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

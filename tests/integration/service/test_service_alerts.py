@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.alert_receiver import AlertReceiver, alert_receiver
 from tests.service_support import bearer, make_settings, service
 from tradeguard.audit.records import AuditTable
 from tradeguard.background import Heartbeat
-from tradeguard.bootstrap import Container
+from tradeguard.bootstrap import Container, build_container
+from tradeguard.errors import ConfigurationError
 from tradeguard.execution.reconciliation import ReconciliationJob
 from tradeguard.policy import Side
 from tradeguard.ports import ChainBreak, OrderState, OrderStatus, VerifyReport
@@ -201,3 +203,10 @@ def test_status_shows_alerts_configured_without_any_url() -> None:
     assert status["safeguards"]["alerts"] == "CONFIGURED"
     assert receiver.url.removeprefix("json://") not in str(status)
     assert 'tradeguard_alerts_total{outcome="dropped"} 0.0' in metrics
+
+
+def test_an_invalid_alert_url_refuses_to_build_the_service_with_its_code() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build_container(make_settings(alert_urls="json://ok.example/hook,nosuchscheme://tok"))
+    assert caught.value.code == "ALERT_URL_INVALID"
+    assert "#2" in caught.value.message and "tok" not in caught.value.message

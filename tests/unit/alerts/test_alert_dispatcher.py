@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 
@@ -132,7 +133,7 @@ def test_for_any_stream_each_condition_goes_out_at_most_once_per_window(
             queued.setdefault(key, []).append(clock.monotonic())
     assert sink.counts.get("folded", 0) + sum(map(len, queued.values())) == len(stream)
     for times in queued.values():
-        assert all(later - earlier >= window for earlier, later in zip(times, times[1:]))
+        assert all(later - earlier >= window for earlier, later in itertools.pairwise(times))
     # Every condition's first occurrence is sent.
     assert set(queued) == {key for key, _gap in stream}
 

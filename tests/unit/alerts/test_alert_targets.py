@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from tests.alert_receiver import alert_receiver, closed_port_url
 from tradeguard.alerts import AppriseTarget, build_alert_dispatcher, scheme_of, split_alert_urls
-from tradeguard.clock import FakeClock
 from tradeguard.cli.app import app
+from tradeguard.clock import FakeClock
 from tradeguard.codes import ErrorCode
 from tradeguard.errors import ConfigurationError
 from tradeguard.ports import Alert, AlertSeverity
@@ -132,7 +132,7 @@ def test_alerts_test_exits_1_when_one_target_did_not_receive_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with alert_receiver() as receiver:
-        code, out, err = _cli(monkeypatch, f"{receiver.url},{closed_port_url()}")
+        code, out, _err = _cli(monkeypatch, f"{receiver.url},{closed_port_url()}")
     assert code == 1
     answer = json.loads(out)
     assert answer["code"] == ErrorCode.ALERT_DELIVERY_FAILED
