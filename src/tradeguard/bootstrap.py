@@ -315,6 +315,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         alerts=alerts,
     )
     execution.reconciler.alerts = alerts
+    exchange.alerts = alerts
     execution.executor.send_guard = _send_guard(
         breaker, latch_store if settings.policy_enabled else None
     )
