@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
@@ -19,6 +21,14 @@ from tradeguard.ports import Alert, AlertSeverity
 from tradeguard.settings import Settings
 
 SECRET = "s3cr3t-token-do-not-print"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # The CLI points structlog at CliRunner's stderr, which is closed after each invoke.
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def an_alert() -> Alert:
