@@ -10,18 +10,20 @@ holds its worker for at most that long per attempt.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import apprise
 from pydantic import SecretStr
 
 from ..codes import ErrorCode
 from ..errors import ConfigurationError
 from ..ports import AlertSeverity
 
+# apprise's notify types by name; apprise itself is imported only when a target is configured
+# (it costs about half a second, which every CLI command would otherwise pay).
 _NOTIFY_TYPES = {
-    AlertSeverity.INFO: apprise.NotifyType.INFO,
-    AlertSeverity.WARNING: apprise.NotifyType.WARNING,
-    AlertSeverity.CRITICAL: apprise.NotifyType.FAILURE,
+    AlertSeverity.INFO: "INFO",
+    AlertSeverity.WARNING: "WARNING",
+    AlertSeverity.CRITICAL: "FAILURE",
 }
 
 
@@ -50,8 +52,13 @@ class AppriseTarget:
     """
 
     def __init__(self, url: str, position: int, timeout_seconds: float) -> None:
+        import apprise
+
         self.scheme = scheme_of(url)
         self.label = f"{self.scheme}#{position}"
+        self._types: dict[AlertSeverity, Any] = {
+            severity: getattr(apprise.NotifyType, name) for severity, name in _NOTIFY_TYPES.items()
+        }
         plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
             raise ConfigurationError(
@@ -65,9 +72,7 @@ class AppriseTarget:
 
     def send(self, title: str, body: str, severity: AlertSeverity) -> bool:
         """Notify once; True when the target accepted the alert."""
-        return bool(
-            self._plugin.notify(body=body, title=title, notify_type=_NOTIFY_TYPES[severity])
-        )
+        return bool(self._plugin.notify(body=body, title=title, notify_type=self._types[severity]))
 
 
 def apprise_targets(urls: Sequence[str], timeout_seconds: float) -> list[AppriseTarget]:
