@@ -64,6 +64,7 @@ def alert_receiver(path: str = "/hooks/tradeguard") -> Iterator[AlertReceiver]:
                 body = {"raw": raw.decode(errors="replace")}
             body["_path"] = self.path
             body["_received_monotonic"] = time.monotonic()
+            body["_received_at"] = time.time()
             holder[0].record(body)
             self.send_response(200)
             self.send_header("Content-Length", "0")
