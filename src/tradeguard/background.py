@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .alerts import AlertDispatcher, LatchAlerts
 from .codes import ErrorCode
 from .errors import TradeGuardError
 from .execution import Executor
@@ -56,6 +57,7 @@ class Container(Protocol):
     lockdown: LockdownController
     decider: DecideService
     feed: EventFeedClient | None
+    alerts: AlertDispatcher | None
 
     @property
     def exchange(self) -> ExchangeClient:
@@ -66,6 +68,7 @@ class Container(Protocol):
 _log = get_logger("tradeguard.background")
 
 HEARTBEAT_ORIGIN = "heartbeat"
+ALERT_DRAIN_SECONDS = 5.0
 
 
 class Heartbeat:
@@ -75,6 +78,7 @@ class Heartbeat:
         self._c = container
         self._last: tuple[str, str] | None = None
         self._kill_seen = False
+        self._latch_alerts = LatchAlerts(container.alerts)
 
     def __call__(self) -> PolicyDecision:
         """Run one heartbeat evaluation; return the decision."""
@@ -108,6 +112,7 @@ class Heartbeat:
                 c.metrics.record_decision(key[0], key[1], origin)
                 self._last = key
         self._mirror(decision, context.kill_switch_active, correlation_id)
+        self._latch_alerts.observe(decision, correlation_id)  # after its row was recorded
         return decision
 
     def _mirror(self, decision: PolicyDecision, kill_active: bool, correlation_id: str) -> None:
@@ -171,11 +176,15 @@ class Background:
             self.container.feed.stop()
         for task in self.tasks:
             task.stop()
+        if self.container.alerts is not None:
+            self.container.alerts.close(ALERT_DRAIN_SECONDS)
 
 
 def start_background(container: Container) -> Background:
     """Start the heartbeat, time sync, budget refresh, ticker polling and the event feed."""
     settings = container.settings
+    if container.alerts is not None:
+        container.alerts.start()
     heartbeat = Heartbeat(container)
     container.lockdown.on_locked = lambda _cid: heartbeat.beat("lockdown")
     prime_sources(container)

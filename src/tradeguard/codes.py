@@ -107,6 +107,12 @@ class ErrorCode(StrEnum):
     FSS_002 = "FSS-002"
     # Runbook (SPEC §9)
     RUNBOOK_COMMAND_INVALID = "RUNBOOK_COMMAND_INVALID"
+    # Alerts (SPEC §10)
+    ALERT_TEST = "ALERT_TEST"
+    ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
+    ALERT_DROPPED = "ALERT_DROPPED"
+    ALERT_URL_INVALID = "ALERT_URL_INVALID"
+    EXCHANGE_TIME_DRIFT_RESOLVED = "EXCHANGE_TIME_DRIFT_RESOLVED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +406,24 @@ CODE_INFO: dict[str, CodeInfo] = {
     "RUNBOOK_COMMAND_INVALID": _info(
         "The runbook names a command or option the CLI does not have; generation refused.",
         "Fix the runbook template or register the missing command, then regenerate.",
+    ),
+    "ALERT_TEST": _info(
+        "A test alert sent by `tradeguard alerts test`.", "None: it proves the channel works."
+    ),
+    "ALERT_DELIVERY_FAILED": _info(
+        "An alert could not be delivered to a target after every retry.",
+        "Run `tradeguard alerts test`; check the target (scheme shown) and the network.",
+    ),
+    "ALERT_DROPPED": _info(
+        "An alert was dropped because its target's queue was full (a storm or a dead target).",
+        "Check `tradeguard_alerts_total` and the target; the audit trail still has the event.",
+    ),
+    "ALERT_URL_INVALID": _info(
+        "An entry of TRADEGUARD_ALERT_URLS is not a URL apprise can notify.",
+        "Fix the entry named by its position and scheme; run `tradeguard alerts test`.",
+    ),
+    "EXCHANGE_TIME_DRIFT_RESOLVED": _info(
+        "The exchange clock drift is back within tolerance.", "None."
     ),
 }
 

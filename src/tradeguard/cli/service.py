@@ -28,6 +28,7 @@ from ..codes import ErrorCode
 from ..errors import ConfigurationError, DependencyUnavailableError, InvalidInputError
 from ..ids import new_correlation_id
 from ..settings import Settings, load_settings
+from .alerts import command_alerts
 from .common import EXIT_CHECK_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, handled, print_json
 from .status_view import render_status
 
@@ -191,17 +192,18 @@ def kill(
     _require_text(operator, reason)
     settings = load_settings()
     _quiet_logs()
-    store = open_audit_store(settings.database_url)
-    try:
-        breaker = CircuitBreaker(store.kill_switch_store(), SystemClock())
-        correlation_id = new_correlation_id()
-        if state == "on":
-            record = breaker.engage(operator, reason, correlation_id)
-        else:
-            record = breaker.release(operator, reason, correlation_id)
-        current = breaker.state()
-    finally:
-        store.close()
+    with command_alerts(settings) as alerts:
+        store = open_audit_store(settings.database_url)
+        try:
+            breaker = CircuitBreaker(store.kill_switch_store(), SystemClock(), alerts=alerts)
+            correlation_id = new_correlation_id()
+            if state == "on":
+                record = breaker.engage(operator, reason, correlation_id)
+            else:
+                record = breaker.release(operator, reason, correlation_id)
+            current = breaker.state()
+        finally:
+            store.close()
     print_json(
         {
             "action": str(record.action),
@@ -221,25 +223,29 @@ def latch_reset(
     """Reset the HALT latch in the database (recorded before it clears)."""
     from .. import open_audit_store
     from ..clock import SystemClock
+    from ..operator import latch_reset_alert
     from ..policy import TradePermissionPolicy
+    from ..ports import publish_alert
 
     _require_text(operator, reason)
     settings = load_settings()
     _quiet_logs()
-    store = open_audit_store(settings.database_url)
-    try:
-        latch_store = store.latch_store()
-        before = latch_store.load()
-        policy = TradePermissionPolicy(
-            settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
-        )
-        correlation_id = new_correlation_id()
-        record = policy.reset_policy_latch(
-            correlation_id, operator, reason, record_action=store.record_operator_action
-        )
-        after = latch_store.load()
-    finally:
-        store.close()
+    with command_alerts(settings) as alerts:
+        store = open_audit_store(settings.database_url)
+        try:
+            latch_store = store.latch_store()
+            before = latch_store.load()
+            policy = TradePermissionPolicy(
+                settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
+            )
+            correlation_id = new_correlation_id()
+            record = policy.reset_policy_latch(
+                correlation_id, operator, reason, record_action=store.record_operator_action
+            )
+            after = latch_store.load()
+        finally:
+            store.close()
+        publish_alert(alerts, latch_reset_alert(record, before.is_latched))
     print_json(
         {
             "action": str(record.action),
