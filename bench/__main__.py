@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("policy", "audit", "sources", "dispatch", "service", "detection")
+BENCHMARKS = ("policy", "audit", "sources", "dispatch", "service", "alerts", "detection")
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,8 @@
   context that caused it. It also mirrors the latch, kill switch and lockdown into metrics,
   cancels resting orders when it sees the kill switch become engaged (engaged by another
   process), and retries a lockdown the store could not record.
+- **Permit expiry** (decide API) at least every second: unreported permits past their TTL
+  free their reservation, so signals are not held back by a bot that went away.
 - **Time sync** every ``sync_interval_seconds``; **budget refresh** every
   ``budget_refresh_seconds``; **ticker polling** for market data freshness; **event feed**.
 - **Exchange liveness probe** every ``exchange_probe_interval_seconds`` (backing off while the
@@ -22,10 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .alerts import AlertDispatcher, LatchAlerts
 from .codes import ErrorCode
 from .errors import TradeGuardError
 from .exchange.reachability import ExchangeProber, ExchangeReachability
 from .execution import Executor
+from .execution.decide import DecideService
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient
@@ -58,7 +62,9 @@ class Container(Protocol):
     builder: PolicyContextBuilder
     executor: Executor
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None
+    alerts: AlertDispatcher | None
     health_changes: HealthChanges
 
     @property
@@ -70,6 +76,7 @@ class Container(Protocol):
 _log = get_logger("tradeguard.background")
 
 HEARTBEAT_ORIGIN = "heartbeat"
+ALERT_DRAIN_SECONDS = 5.0
 
 
 class Heartbeat:
@@ -79,6 +86,7 @@ class Heartbeat:
         self._c = container
         self._last: tuple[str, str] | None = None
         self._kill_seen = False
+        self._latch_alerts = LatchAlerts(container.alerts)
 
     def __call__(self) -> PolicyDecision:
         """Run one heartbeat evaluation; return the decision."""
@@ -112,6 +120,7 @@ class Heartbeat:
                 c.metrics.record_decision(key[0], key[1], origin)
                 self._last = key
         self._mirror(decision, context.kill_switch_active, correlation_id)
+        self._latch_alerts.observe(decision, correlation_id)  # after its row was recorded
         return decision
 
     def _mirror(self, decision: PolicyDecision, kill_active: bool, correlation_id: str) -> None:
@@ -181,6 +190,8 @@ class Background:
             self.prober.stop()
         for task in self.tasks:
             task.stop()
+        if self.container.alerts is not None:
+            self.container.alerts.close(ALERT_DRAIN_SECONDS)
 
 
 def _prober(container: Container) -> ExchangeProber | None:
@@ -200,6 +211,8 @@ def _prober(container: Container) -> ExchangeProber | None:
 def start_background(container: Container) -> Background:
     """Start the heartbeat, time sync, budget refresh, ticker polling and the event feed."""
     settings = container.settings
+    if container.alerts is not None:
+        container.alerts.start()
     heartbeat = Heartbeat(container)
     container.lockdown.on_locked = lambda _cid: heartbeat.beat("lockdown")
     prime_sources(container)
@@ -215,6 +228,12 @@ def start_background(container: Container) -> Background:
             code=ErrorCode.EXCHANGE_TIME_UNAVAILABLE,
         ),
         beat,
+        PeriodicTask(
+            "permits",
+            min(1.0, settings.permit_ttl_seconds / 4),
+            container.decider.expire_due,
+            code=ErrorCode.PERMIT_EXPIRED,
+        ),
     ]
     if settings.budget_report:
         tasks.insert(

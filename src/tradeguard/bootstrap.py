@@ -16,11 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from . import open_audit_store
+from .alerts import AlertDispatcher, DriftAlerts, build_alert_dispatcher
 from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
 from .errors import TradeGuardError
 from .exchange import ExchangeReachability, MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, build_execution
+from .execution.decide import DecideService
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient, FeedEvent
@@ -57,6 +59,7 @@ from .sources.risk import RiskGovernor, RiskLimits
 
 _log = get_logger("tradeguard.bootstrap")
 _ZERO = Decimal(0)
+ALERT_DRAIN_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -82,14 +85,18 @@ class Container:
     dispatcher: SignalDispatcher
     operator: OperatorService
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None = None
     warnings: tuple[str, ...] = ()
+    alerts: AlertDispatcher | None = None
     health_changes: HealthChanges = field(default_factory=HealthChanges)
 
     def close(self) -> None:
         """Release the feed, the exchange and the database."""
         if self.feed is not None:
             self.feed.stop()
+        if self.alerts is not None:
+            self.alerts.close(ALERT_DRAIN_SECONDS)
         closers = (
             self.execution.reconciler.close,
             self.builder.close,
@@ -116,6 +123,14 @@ def _on_time_sync(metrics: ServiceMetrics) -> Any:
             metrics.clock_drift.set(float(result.drift_ms))
 
     return record
+
+
+def _each(*hooks: Any) -> Any:
+    def call(value: Any) -> None:
+        for hook in hooks:
+            hook(value)
+
+    return call
 
 
 def _feed_event_handler(tracker: MarketDataTracker) -> Any:
@@ -159,6 +174,7 @@ def _safeguards(settings: Settings) -> Any:
             "event_feed": "CONFIGURED" if settings.event_feed_url else "NOT_CONFIGURED",
             "operator_token": "CONFIGURED" if settings.operator_token else "NOT_CONFIGURED",
             "webhook_secret": "CONFIGURED" if settings.webhook_secret else "NOT_CONFIGURED",
+            "alerts": "CONFIGURED" if settings.alert_urls else "NOT_CONFIGURED",
         }
 
     return probe
@@ -304,6 +320,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     warnings = tuple(check_live_preconditions(settings))
     clock = clock if clock is not None else SystemClock()
     metrics = ServiceMetrics()
+    alerts = build_alert_dispatcher(settings, clock, metrics.alert_outcome)
     store: AuditStore = MeteredAuditStore(open_audit_store(settings.database_url), metrics)
     latch_store = store.latch_store()
     policy = TradePermissionPolicy(
@@ -324,8 +341,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         max_open_orders=settings.max_open_orders,
     )
     breaker = CircuitBreaker(
-        store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting
+        store.kill_switch_store(),
+        clock,
+        on_engage=execution.executor.cancel_all_resting,
+        alerts=alerts,
     )
+    execution.reconciler.alerts = alerts
+    exchange.alerts = alerts
     execution.executor.send_guard = _send_guard(
         breaker, latch_store if settings.policy_enabled else None
     )
@@ -334,7 +356,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clock,
         settings.max_clock_drift_ms,
         settings.sync_interval_seconds,
-        on_result=_on_time_sync(metrics),
+        on_result=_each(_on_time_sync(metrics), DriftAlerts(alerts)),
     )
     feed_holder: list[EventFeedClient] = []
     health = _health(
@@ -408,6 +430,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             safeguards=_safeguards(settings),
             exchange=_exchange_probe(exchange),
         ),
+        alerts=alerts,
     )
     return Container(
         settings=settings,
@@ -429,8 +452,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         dispatcher=SignalDispatcher(gate),
         operator=operator,
         lockdown=lockdown,
+        decider=DecideService(
+            gate, store, execution.positions, clock, ttl_seconds=settings.permit_ttl_seconds
+        ),
         feed=feed,
         warnings=warnings,
+        alerts=alerts,
         health_changes=changes,
     )
 
