@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from . import open_audit_store
+from .audit import open_audit_store
 from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
 from .errors import TradeGuardError
