@@ -107,6 +107,16 @@ class Settings(BaseSettings):
         description="Port the service listens on.",
         json_schema_extra=_verify("`curl http://HOST:PORT/healthz`"),
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Worker processes behind the one port (PostgreSQL only: they share the account"
+            " state; SQLite refuses more than one with WORKERS_UNSUPPORTED)."
+        ),
+        json_schema_extra=_verify("`tradeguard run` logs `workers_started` with this count"),
+    )
     policy_enabled: bool = Field(
         True,
         description="The policy gate; false falls back to the legacy confidence rule (warned).",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -146,17 +146,25 @@ class PositionBook:
         with self._lock:
             yield self._state
 
+    def close(self) -> None:
+        """Release what the book holds outside the process (nothing, in memory)."""
+
+    def _reading(self) -> AbstractContextManager[BookState]:
+        # Reads that change nothing go through here; a shared book serves them without
+        # taking the account's write lock.
+        return self._transaction()
+
     # --- reading ---------------------------------------------------------------------------
 
     def position(self, symbol: str) -> Decimal:
         """Return the signed position of ``symbol`` (0 when flat or unknown)."""
-        with self._transaction() as state:
+        with self._reading() as state:
             book = state.books.get(symbol)
             return ZERO if book is None else book.quantity
 
     def positions(self) -> dict[str, Position]:
         """Return every non-flat position."""
-        with self._transaction() as state:
+        with self._reading() as state:
             self._roll_day(state)
             return {
                 symbol: Position(symbol, b.quantity, b.average_entry, b.realised_today)
@@ -166,7 +174,7 @@ class PositionBook:
 
     def reserved(self, symbol: str) -> tuple[Decimal, Decimal]:
         """Return the (buy, sell) quantities of ``symbol`` in flight."""
-        with self._transaction() as state:
+        with self._reading() as state:
             book = state.books.get(symbol)
             return (ZERO, ZERO) if book is None else (book.inflight_buy, book.inflight_sell)
 
@@ -223,7 +231,7 @@ class PositionBook:
         lookup = self.price_lookup
         if lookup is None:
             return {}
-        with self._transaction() as state:
+        with self._reading() as state:
             symbols = [s for s, b in state.books.items() if b.worst_size() != ZERO]
         prices: dict[str, Decimal] = {}
         for name in {*symbols, symbol}:
@@ -366,7 +374,7 @@ class PositionBook:
         Raises whatever ``price_lookup`` raises; the context builder turns that into
         CRITICAL risk (fail closed).
         """
-        with self._transaction() as state:
+        with self._reading() as state:
             self._roll_day(state)
             held = [(s, b.quantity, b.average_entry) for s, b in state.books.items()]
             realised_today = sum((b.realised_today for b in state.books.values()), ZERO)

@@ -59,8 +59,12 @@ _POSITIONS = (
     "WHERE account = %s"
 )
 _RESERVATIONS = (
-    "SELECT reservation_id, symbol, side, remaining FROM shared_reservations WHERE account = %s"
+    "SELECT r.reservation_id, r.symbol, r.side, r.remaining FROM shared_reservations r "
+    "JOIN shared_book_owners o ON o.owner_id = r.owner_id "
+    "WHERE r.account = %s AND o.expires_at >= %s"
 )
+_READ_ACCOUNT = "SELECT day, realised_total FROM shared_accounts WHERE account = %s"
+_READ_ONLY = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 _UPSERT_POSITION = (
     "INSERT INTO shared_positions (account, symbol, quantity, average_entry, realised_today) "
     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account, symbol) DO UPDATE SET "
@@ -114,6 +118,8 @@ class SharedPositionBook(PositionBook):
         self._reservation_prefix = f"{self.owner_id}/r"
         self._lease = timedelta(seconds=lease_seconds)
         self._conn: psycopg.Connection[Any] | None = None
+        self._read_conn: psycopg.Connection[Any] | None = None
+        self._read_lock = threading.Lock()
         self._retries: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -144,6 +150,27 @@ class SharedPositionBook(PositionBook):
                 self._disconnect()
                 raise _unavailable(exc) from exc
 
+    @contextmanager
+    def _reading(self) -> Iterator[BookState]:
+        # One consistent snapshot (REPEATABLE READ, read only) on a connection of its own,
+        # without the account's row lock: reads never wait for the checks of other processes.
+        with self._read_lock:
+            try:
+                if self._read_conn is None or self._read_conn.closed:
+                    self._read_conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+                conn = self._read_conn
+                with conn.pipeline(), conn.transaction():
+                    conn.execute(_READ_ONLY)
+                    account = conn.execute(_READ_ACCOUNT, (self.account,))
+                    positions = conn.execute(_POSITIONS, (self.account,))
+                    reservations = conn.execute(_RESERVATIONS, (self.account, self._clock.now()))
+                    yield self._state_of(account.fetchone(), positions, reservations)
+            except psycopg.Error as exc:
+                broken, self._read_conn = self._read_conn, None
+                if broken is not None and not broken.closed:
+                    broken.close()
+                raise _unavailable(exc) from exc
+
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
@@ -166,8 +193,10 @@ class SharedPositionBook(PositionBook):
             conn.execute(_SWEEP_OWNERS, (self.account, now))
             self._renewed_at = now
         positions = conn.execute(_POSITIONS, (self.account,))
-        reservations = conn.execute(_RESERVATIONS, (self.account,))
-        row = locked.fetchone()
+        reservations = conn.execute(_RESERVATIONS, (self.account, now))
+        return self._state_of(locked.fetchone(), positions, reservations)
+
+    def _state_of(self, row: Any, positions: Any, reservations: Any) -> BookState:
         if row is None:
             raise psycopg.DataError(f"account {self.account} has no row")
         state = BookState(row[0])
@@ -289,6 +318,9 @@ class SharedPositionBook(PositionBook):
             self._renewer.join(timeout=5)
         with self._lock:
             self._disconnect()
+        with self._read_lock:
+            if self._read_conn is not None:
+                self._read_conn.close()
 
 
 def _image(state: BookState) -> _Image:
