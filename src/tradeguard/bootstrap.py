@@ -276,6 +276,7 @@ def _shared_book(
             clock,
             settings.database_url,
             account=account_key(settings.exchange, settings.execution_mode),
+            lease_seconds=settings.shared_lease_seconds,
             starting_equity=starting_equity,
             price_lookup=price_lookup,
             max_gross_exposure=settings.max_gross_exposure,

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
         ),
         json_schema_extra=_verify("`tradeguard run` logs `workers_started` with this count"),
     )
+    shared_lease_seconds: float = Field(
+        30,
+        gt=0,
+        description=(
+            "On PostgreSQL, how long the orders in flight of a process that died keep holding"
+            " the account's caps before another process frees them."
+        ),
+        json_schema_extra=_verify("`shared_book_owners` rows expire this long after a kill"),
+    )
     policy_enabled: bool = Field(
         True,
         description="The policy gate; false falls back to the legacy confidence rule (warned).",
