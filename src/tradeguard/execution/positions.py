@@ -231,8 +231,7 @@ class PositionBook:
         lookup = self.price_lookup
         if lookup is None:
             return {}
-        with self._reading() as state:
-            symbols = [s for s, b in state.books.items() if b.worst_size() != ZERO]
+        symbols = self._exposed_symbols()
         prices: dict[str, Decimal] = {}
         for name in {*symbols, symbol}:
             try:
@@ -270,6 +269,11 @@ class PositionBook:
                 return True
             after += size * price
         return after > limit
+
+    def _exposed_symbols(self) -> list[str]:
+        # The symbols whose exposure the check may need a price for.
+        with self._reading() as state:
+            return [s for s, b in state.books.items() if b.worst_size() != ZERO]
 
     def _resting(self) -> int:
         return self.open_orders() if self.open_orders is not None else 0
@@ -320,9 +324,16 @@ class PositionBook:
         price: Decimal | None,
         *,
         reservation: Reservation | None = None,
+        release: bool = False,
     ) -> None:
-        """Apply a fill and take its quantity off ``reservation`` in the same step."""
+        """Apply a fill and take its quantity off ``reservation`` in the same step.
+
+        With ``release``, what remains of ``reservation`` is dropped in that step too (the
+        order is resolved): one step instead of a fill and a release.
+        """
         if quantity <= ZERO:
+            if release:
+                self.release(reservation)
             return
         with self._transaction() as state:
             self._roll_day(state)
@@ -339,6 +350,10 @@ class PositionBook:
                     self._hold(book, side, -used)
             fill_price = price if price is not None else (book.average_entry or ZERO)
             self._trade(state, book, _signed(side, quantity), fill_price)
+            if release and reservation is not None:
+                held = state.reservations.pop(reservation.reservation_id, None)
+                if held is not None:
+                    self._hold(book, held[1], -held[2])
 
     def _trade(self, state: BookState, book: _Book, signed: Decimal, price: Decimal) -> None:
         current = book.quantity

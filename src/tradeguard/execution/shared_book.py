@@ -120,6 +120,7 @@ class SharedPositionBook(PositionBook):
         self._conn: psycopg.Connection[Any] | None = None
         self._read_conn: psycopg.Connection[Any] | None = None
         self._read_lock = threading.Lock()
+        self._seen: set[str] = set()
         self._retries: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -196,6 +197,13 @@ class SharedPositionBook(PositionBook):
         reservations = conn.execute(_RESERVATIONS, (self.account, now))
         return self._state_of(locked.fetchone(), positions, reservations)
 
+    def _exposed_symbols(self) -> list[str]:
+        # Every symbol this book has seen in the shared state: no extra read before a check.
+        # A symbol another process opened since the last read is missing here; its price is
+        # then missing under the lock and the check refuses (fail closed), and
+        # check_and_reserve runs it again with the symbols that read added.
+        return sorted(self._seen)
+
     def _state_of(self, row: Any, positions: Any, reservations: Any) -> BookState:
         if row is None:
             raise psycopg.DataError(f"account {self.account} has no row")
@@ -210,6 +218,7 @@ class SharedPositionBook(PositionBook):
             held = Side(side)
             state.reservations[reservation_id] = (symbol, held, Decimal(remaining))
             self._hold(state.book(symbol), held, Decimal(remaining))
+        self._seen.update(state.books)
         return state
 
     def _store(self, conn: psycopg.Connection[Any], before: _Image, state: BookState) -> None:
@@ -242,9 +251,17 @@ class SharedPositionBook(PositionBook):
         quantity: Decimal,
         check: Callable[[Decimal], IntentCheck],
     ) -> tuple[IntentCheck, Reservation | None]:
-        """As :meth:`PositionBook.check_and_reserve`; refused when the database fails."""
+        """As :meth:`PositionBook.check_and_reserve`; refused when the database fails.
+
+        A check that met symbols this book had not seen (opened by another process) priced
+        without them and may have refused for that alone: it runs once more, with them.
+        """
         try:
-            return super().check_and_reserve(symbol, side, quantity, check)
+            seen = len(self._seen)
+            result = super().check_and_reserve(symbol, side, quantity, check)
+            if result[1] is None and len(self._seen) > seen:
+                result = super().check_and_reserve(symbol, side, quantity, check)
+            return result
         except DependencyUnavailableError as exc:
             _log.error("shared_state_unavailable", code=exc.code, symbol=symbol, error=exc.message)
             return SHARED_STATE_REFUSED, None
@@ -261,11 +278,12 @@ class SharedPositionBook(PositionBook):
         price: Decimal | None,
         *,
         reservation: Reservation | None = None,
+        release: bool = False,
     ) -> None:
         """As :meth:`PositionBook.apply_fill`; retried later when the database fails."""
         self._or_retry(
             lambda: PositionBook.apply_fill(
-                self, symbol, side, quantity, price, reservation=reservation
+                self, symbol, side, quantity, price, reservation=reservation, release=release
             )
         )
 
