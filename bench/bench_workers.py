@@ -46,7 +46,7 @@ from bench.common import write_result
 PG_URL = os.environ.get("TRADEGUARD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START_PRICE = Decimal(50000)  # the paper market's BTCUSDT start price
 QUANTITY = Decimal("0.0001")  # bench_service's signals
-CAP_ORDERS = 1500
+CAP_ORDERS = 250
 CAP = START_PRICE * QUANTITY * CAP_ORDERS
 PRICE_MARGIN = Decimal("0.01")
 TARGET_RATIO = 1.4
