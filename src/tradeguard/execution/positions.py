@@ -353,7 +353,7 @@ class PositionBook:
             if release and reservation is not None:
                 held = state.reservations.pop(reservation.reservation_id, None)
                 if held is not None:
-                    self._hold(book, held[1], -held[2])
+                    self._hold(state.book(held[0]), held[1], -held[2])
 
     def _trade(self, state: BookState, book: _Book, signed: Decimal, price: Decimal) -> None:
         current = book.quantity
