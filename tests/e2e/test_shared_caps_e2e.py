@@ -168,7 +168,6 @@ def _check_caps(sim: ExchangeSimulator, bases: list[str]) -> None:
     assert len(_accepted(sim, "SELL", "MARKET")) == len(bases)
 
 
-@pytest.mark.slow
 def test_two_instances_on_one_database_stay_under_the_caps_together(
     postgres_url: str, simulator: ExchangeSimulator, tmp_path: Path
 ) -> None:
@@ -186,7 +185,6 @@ def test_two_instances_on_one_database_stay_under_the_caps_together(
             service.stop()
 
 
-@pytest.mark.slow
 def test_two_workers_behind_one_port_stay_under_the_caps_together(
     postgres_url: str, simulator: ExchangeSimulator, tmp_path: Path
 ) -> None:

@@ -68,7 +68,6 @@ def _query(url: str, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql))
 
 
-@pytest.mark.slow
 def test_a_worker_killed_mid_burst_loses_nothing_answered_and_leaks_no_reservation(
     postgres_url: str, tmp_path: Path
 ) -> None:
