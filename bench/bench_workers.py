@@ -8,9 +8,10 @@ ratio (two workers / one) is the figure; its target is at least 1.4 on this 2-co
 The caps hold during the run: the exposure cap is set to what ``CAP_ORDERS`` orders carry at
 the paper market's start price, low enough that the runs reach it, and the bench reads the
 account's final position from the shared book and checks it against the cap. The check allows
-``PRICE_MARGIN`` for the paper market's random walk between the price an order was checked at
-and the price it filled at (the cap is checked at the former; the position is valued here at
-its average entry, the latter).
+``PRICE_MARGIN`` for the paper market's random walk (5 bps a step, one step per fill) between
+the price an order was checked at (the last ticker the service polled) and the price it filled
+at: the cap is checked at the former, the position is valued here at its average entry, the
+latter. ``exposure_over_cap`` reports the plain ratio.
 
 The CPU cost per signal is summed over the supervisor and every worker (``/proc``).
 
@@ -48,7 +49,7 @@ START_PRICE = Decimal(50000)  # the paper market's BTCUSDT start price
 QUANTITY = Decimal("0.0001")  # bench_service's signals
 CAP_ORDERS = 250
 CAP = START_PRICE * QUANTITY * CAP_ORDERS
-PRICE_MARGIN = Decimal("0.01")
+PRICE_MARGIN = Decimal("0.02")
 TARGET_RATIO = 1.4
 
 
@@ -120,6 +121,8 @@ def _final_position(url: str) -> dict[str, Any]:
         "positions": {s: str(q) for s, q, _ in rows},
         "exposure_at_average_entry": str(exposure),
         "cap": str(CAP),
+        "exposure_over_cap": round(float(exposure / CAP), 4),
+        "price_margin": str(PRICE_MARGIN),
         "caps_hold": exposure <= CAP * (1 + PRICE_MARGIN),
         "reservations_left": held[0] if held else None,
     }
