@@ -7,6 +7,8 @@
   context that caused it. It also mirrors the latch, kill switch and lockdown into metrics,
   cancels resting orders when it sees the kill switch become engaged (engaged by another
   process), and retries a lockdown the store could not record.
+- **Permit expiry** (decide API) at least every second: unreported permits past their TTL
+  free their reservation, so signals are not held back by a bot that went away.
 - **Time sync** every ``sync_interval_seconds``; **budget refresh** every
   ``budget_refresh_seconds``; **ticker polling** for market data freshness; **event feed**.
 """
@@ -17,9 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .alerts import AlertDispatcher, LatchAlerts
 from .codes import ErrorCode
 from .errors import TradeGuardError
 from .execution import Executor
+from .execution.decide import DecideService
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient
@@ -51,7 +55,9 @@ class Container(Protocol):
     builder: PolicyContextBuilder
     executor: Executor
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None
+    alerts: AlertDispatcher | None
 
     @property
     def exchange(self) -> ExchangeClient:
@@ -62,6 +68,7 @@ class Container(Protocol):
 _log = get_logger("tradeguard.background")
 
 HEARTBEAT_ORIGIN = "heartbeat"
+ALERT_DRAIN_SECONDS = 5.0
 
 
 class Heartbeat:
@@ -71,6 +78,7 @@ class Heartbeat:
         self._c = container
         self._last: tuple[str, str] | None = None
         self._kill_seen = False
+        self._latch_alerts = LatchAlerts(container.alerts)
 
     def __call__(self) -> PolicyDecision:
         """Run one heartbeat evaluation; return the decision."""
@@ -104,6 +112,7 @@ class Heartbeat:
                 c.metrics.record_decision(key[0], key[1], origin)
                 self._last = key
         self._mirror(decision, context.kill_switch_active, correlation_id)
+        self._latch_alerts.observe(decision, correlation_id)  # after its row was recorded
         return decision
 
     def _mirror(self, decision: PolicyDecision, kill_active: bool, correlation_id: str) -> None:
@@ -167,11 +176,15 @@ class Background:
             self.container.feed.stop()
         for task in self.tasks:
             task.stop()
+        if self.container.alerts is not None:
+            self.container.alerts.close(ALERT_DRAIN_SECONDS)
 
 
 def start_background(container: Container) -> Background:
     """Start the heartbeat, time sync, budget refresh, ticker polling and the event feed."""
     settings = container.settings
+    if container.alerts is not None:
+        container.alerts.start()
     heartbeat = Heartbeat(container)
     container.lockdown.on_locked = lambda _cid: heartbeat.beat("lockdown")
     prime_sources(container)
@@ -185,6 +198,12 @@ def start_background(container: Container) -> Background:
             code=ErrorCode.EXCHANGE_TIME_UNAVAILABLE,
         ),
         PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001"),
+        PeriodicTask(
+            "permits",
+            min(1.0, settings.permit_ttl_seconds / 4),
+            container.decider.expire_due,
+            code=ErrorCode.PERMIT_EXPIRED,
+        ),
     ]
     if settings.budget_report:
         tasks.insert(

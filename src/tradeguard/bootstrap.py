@@ -15,12 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from .alerts import AlertDispatcher, DriftAlerts, build_alert_dispatcher
 from .audit import open_audit_store
 from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
 from .errors import AuditUnavailableError, TradeGuardError
 from .exchange import MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, PositionBook, build_execution
+from .execution.decide import DecideService
 from .execution.shared_book import SharedPositionBook
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
@@ -58,6 +60,7 @@ from .sources.risk import RiskGovernor, RiskLimits
 
 _log = get_logger("tradeguard.bootstrap")
 _ZERO = Decimal(0)
+ALERT_DRAIN_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -83,13 +86,17 @@ class Container:
     dispatcher: SignalDispatcher
     operator: OperatorService
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None = None
     warnings: tuple[str, ...] = ()
+    alerts: AlertDispatcher | None = None
 
     def close(self) -> None:
         """Release the feed, the exchange and the database."""
         if self.feed is not None:
             self.feed.stop()
+        if self.alerts is not None:
+            self.alerts.close(ALERT_DRAIN_SECONDS)
         closers = (
             self.execution.reconciler.close,
             self.execution.positions.close,
@@ -111,6 +118,14 @@ def _on_time_sync(metrics: ServiceMetrics) -> Any:
             metrics.clock_drift.set(float(result.drift_ms))
 
     return record
+
+
+def _each(*hooks: Any) -> Any:
+    def call(value: Any) -> None:
+        for hook in hooks:
+            hook(value)
+
+    return call
 
 
 def _feed_event_handler(tracker: MarketDataTracker) -> Any:
@@ -146,6 +161,7 @@ def _safeguards(settings: Settings) -> Any:
             "event_feed": "CONFIGURED" if settings.event_feed_url else "NOT_CONFIGURED",
             "operator_token": "CONFIGURED" if settings.operator_token else "NOT_CONFIGURED",
             "webhook_secret": "CONFIGURED" if settings.webhook_secret else "NOT_CONFIGURED",
+            "alerts": "CONFIGURED" if settings.alert_urls else "NOT_CONFIGURED",
         }
 
     return probe
@@ -303,6 +319,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     warnings = tuple(check_live_preconditions(settings))
     clock = clock if clock is not None else SystemClock()
     metrics = ServiceMetrics()
+    alerts = build_alert_dispatcher(settings, clock, metrics.alert_outcome)
     store: AuditStore = MeteredAuditStore(open_audit_store(settings.database_url), metrics)
     latch_store = store.latch_store()
     policy = TradePermissionPolicy(
@@ -323,8 +340,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         positions=_shared_book(settings, clock, starting_equity, lookup),
     )
     breaker = CircuitBreaker(
-        store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting
+        store.kill_switch_store(),
+        clock,
+        on_engage=execution.executor.cancel_all_resting,
+        alerts=alerts,
     )
+    execution.reconciler.alerts = alerts
+    exchange.alerts = alerts
     execution.executor.send_guard = _send_guard(
         breaker, latch_store if settings.policy_enabled else None
     )
@@ -333,7 +355,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clock,
         settings.max_clock_drift_ms,
         settings.sync_interval_seconds,
-        on_result=_on_time_sync(metrics),
+        on_result=_each(_on_time_sync(metrics), DriftAlerts(alerts)),
     )
     feed_holder: list[EventFeedClient] = []
     health = _health(
@@ -400,6 +422,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             feed=_feed_probe(feed),
             safeguards=_safeguards(settings),
         ),
+        alerts=alerts,
     )
     return Container(
         settings=settings,
@@ -421,8 +444,12 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         dispatcher=SignalDispatcher(gate),
         operator=operator,
         lockdown=lockdown,
+        decider=DecideService(
+            gate, store, execution.positions, clock, ttl_seconds=settings.permit_ttl_seconds
+        ),
         feed=feed,
         warnings=warnings,
+        alerts=alerts,
     )
 
 

@@ -38,6 +38,9 @@ _LATENCY_BUCKETS = (
 )
 
 
+ALERT_OUTCOMES = ("sent", "failed", "dropped", "folded", "filtered")
+
+
 class ServiceMetrics:
     """Every metric the service exports, registered in its own ``CollectorRegistry``."""
 
@@ -81,6 +84,14 @@ class ServiceMetrics:
             ["result"],
             registry=r,
         )
+        self.alerts = Counter(
+            "tradeguard_alerts",
+            "Alerts by outcome: sent, failed and dropped per target; folded and filtered.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ALERT_OUTCOMES:
+            self.alerts.labels(outcome=outcome)
 
     def record_decision(self, decision: str, reason_code: str, origin: str) -> None:
         """Count one decision."""
@@ -89,6 +100,10 @@ class ServiceMetrics:
     def feed_attempt(self, succeeded: bool, _reason: str) -> None:
         """Count one event feed connection attempt."""
         self.feed_reconnects.labels(result="connected" if succeeded else "failed").inc()
+
+    def alert_outcome(self, outcome: str) -> None:
+        """Count one alert outcome (``ALERT_OUTCOMES``)."""
+        self.alerts.labels(outcome=outcome).inc()
 
     def render(self) -> bytes:
         """Return the exposition text."""

@@ -28,7 +28,17 @@ from .policy import (
     TradePermissionPolicy,
     format_utc,
 )
-from .ports import LOCKDOWN_STATE, AuditStore, KillSwitchState, is_lockdown
+from .ports import (
+    LOCKDOWN_STATE,
+    Alert,
+    AlertSeverity,
+    AlertSink,
+    AuditStore,
+    KillSwitchState,
+    VerifyReport,
+    is_lockdown,
+    publish_alert,
+)
 
 _log = get_logger("tradeguard.operator")
 
@@ -131,6 +141,7 @@ class OperatorService:
         builder: ContextBuilderPort,
         health: HealthPort,
         probes: StatusProbes | None = None,
+        alerts: AlertSink | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -141,6 +152,7 @@ class OperatorService:
         self._builder = builder
         self._health = health
         self._probes = probes if probes is not None else StatusProbes()
+        self.alerts = alerts
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -221,6 +233,8 @@ class OperatorService:
     def verify(self) -> dict[str, Any]:
         """Re-compute every chain; return the report as JSON-ready values."""
         report = self._store.verify()
+        if not report.ok:
+            publish_alert(self.alerts, verify_failed_alert(report, new_correlation_id()))
         return {
             "ok": report.ok,
             "rows_checked": report.rows_checked,
@@ -269,6 +283,7 @@ class OperatorService:
             operator_id=operator_id,
             was_latched=before.is_latched,
         )
+        publish_alert(self.alerts, latch_reset_alert(record, before.is_latched))
         return {
             "action": str(record.action),
             "correlation_id": correlation_id,
@@ -278,10 +293,46 @@ class OperatorService:
         }
 
 
+def latch_reset_alert(record: OperatorActionRecord, was_latched: bool) -> Alert:
+    """Return the alert for an operator's latch reset (recorded before it is published)."""
+    return Alert(
+        event="latch_reset",
+        code=ErrorCode.LATCH_RESET.value,
+        severity=AlertSeverity.WARNING,
+        summary=f"HALT latch reset by {record.operator_id}: {record.reason}",
+        correlation_id=record.correlation_id,
+        details={
+            "operator_id": record.operator_id,
+            "reason": record.reason,
+            "was_latched": str(was_latched).lower(),
+        },
+    )
+
+
+def verify_failed_alert(report: VerifyReport, correlation_id: str) -> Alert:
+    """Return the alert for an audit verification that found a break (names the first)."""
+    first = report.breaks[0]
+    return Alert(
+        event="audit_verification_failed",
+        code=first.code,
+        severity=AlertSeverity.CRITICAL,
+        summary=f"audit trail verification failed: {first.table.value} at seq {first.seq} "
+        f"({len(report.breaks)} problem(s))",
+        correlation_id=correlation_id,
+        details={"table": first.table.value, "seq": str(first.seq), "message": first.message},
+    )
+
+
 def _unavailable(message: str, exc: Exception) -> TradeGuardError:
     from .errors import AuditUnavailableError
 
     return AuditUnavailableError(ErrorCode.DATABASE_UNAVAILABLE, f"{message}: {exc!r}")
 
 
-__all__ = ["OperatorService", "StatusProbes", "kill_switch_dict"]
+__all__ = [
+    "OperatorService",
+    "StatusProbes",
+    "kill_switch_dict",
+    "latch_reset_alert",
+    "verify_failed_alert",
+]

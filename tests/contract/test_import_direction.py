@@ -87,7 +87,13 @@ def test_the_walker_sees_relative_imports():
 
 
 USE_CASES = ("tradeguard.gate", "tradeguard.operator", "tradeguard.execution", "tradeguard.signals")
-ADAPTERS = ("tradeguard.exchange", "tradeguard.feeds", "tradeguard.sources", "tradeguard.audit")
+ADAPTERS = (
+    "tradeguard.exchange",
+    "tradeguard.feeds",
+    "tradeguard.sources",
+    "tradeguard.audit",
+    "tradeguard.alerts",
+)
 
 
 @pytest.mark.parametrize(

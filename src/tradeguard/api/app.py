@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
-from . import operator_routes, signals
+from . import dashboard, decide_routes, operator_routes, signals
 from .errors import error_body, install_error_handlers
 
 if TYPE_CHECKING:
     from ..bootstrap import Container
-
-
-def _dashboard_html() -> str:
-    return (resources.files("tradeguard.api") / "static" / "dashboard.html").read_text("utf-8")
 
 
 def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
@@ -53,7 +48,7 @@ def create_app(container: Container) -> FastAPI:
     signal_router, webhook = signals.build_router(container)
     app.include_router(signal_router)
     app.include_router(operator_routes.build_router(container))
-    page = _dashboard_html()
+    app.include_router(decide_routes.build_router(container))
 
     @app.get("/healthz", tags=["probes"], summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -71,10 +66,7 @@ def create_app(container: Container) -> FastAPI:
     async def metrics() -> Response:
         return Response(container.metrics.render(), media_type=container.metrics.content_type)
 
-    @app.get("/", include_in_schema=False)
-    async def dashboard() -> HTMLResponse:
-        return HTMLResponse(page)
-
+    app.include_router(dashboard.build_router())
     app.add_middleware(signals.WebhookFastPath, webhook=webhook)
     return app
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from ..runbook.commands import CommandNode
-from . import audit, db, evaluate, exchange_sim, runbook, scenarios, service, time_check
+from . import (
+    alerts,
+    audit,
+    db,
+    decide,
+    evaluate,
+    exchange_sim,
+    runbook,
+    scenarios,
+    service,
+    time_check,
+)
 
 app = typer.Typer(
     name="tradeguard",
@@ -21,8 +32,9 @@ def _root() -> None:
     """Pre-trade permission layer: ALLOW / NEUTRAL / HALT with a tamper-evident audit trail."""
 
 
-for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim):
+for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim, alerts):
     group.register(app)
+decide.register(app)
 
 
 def root_command() -> CommandNode:

@@ -28,6 +28,7 @@ from ..codes import ErrorCode
 from ..errors import ConfigurationError, DependencyUnavailableError, InvalidInputError
 from ..ids import new_correlation_id
 from ..settings import Settings, load_settings
+from .alerts import command_alerts
 from .common import EXIT_CHECK_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, handled, print_json
 from .status_view import render_status
 
@@ -206,17 +207,18 @@ def kill(
     _require_text(operator, reason)
     settings = load_settings()
     _quiet_logs()
-    store = open_audit_store(settings.database_url)
-    try:
-        breaker = CircuitBreaker(store.kill_switch_store(), SystemClock())
-        correlation_id = new_correlation_id()
-        if state == "on":
-            record = breaker.engage(operator, reason, correlation_id)
-        else:
-            record = breaker.release(operator, reason, correlation_id)
-        current = breaker.state()
-    finally:
-        store.close()
+    with command_alerts(settings) as alerts:
+        store = open_audit_store(settings.database_url)
+        try:
+            breaker = CircuitBreaker(store.kill_switch_store(), SystemClock(), alerts=alerts)
+            correlation_id = new_correlation_id()
+            if state == "on":
+                record = breaker.engage(operator, reason, correlation_id)
+            else:
+                record = breaker.release(operator, reason, correlation_id)
+            current = breaker.state()
+        finally:
+            store.close()
     print_json(
         {
             "action": str(record.action),
@@ -236,25 +238,29 @@ def latch_reset(
     """Reset the HALT latch in the database (recorded before it clears)."""
     from .. import open_audit_store
     from ..clock import SystemClock
+    from ..operator import latch_reset_alert
     from ..policy import TradePermissionPolicy
+    from ..ports import publish_alert
 
     _require_text(operator, reason)
     settings = load_settings()
     _quiet_logs()
-    store = open_audit_store(settings.database_url)
-    try:
-        latch_store = store.latch_store()
-        before = latch_store.load()
-        policy = TradePermissionPolicy(
-            settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
-        )
-        correlation_id = new_correlation_id()
-        record = policy.reset_policy_latch(
-            correlation_id, operator, reason, record_action=store.record_operator_action
-        )
-        after = latch_store.load()
-    finally:
-        store.close()
+    with command_alerts(settings) as alerts:
+        store = open_audit_store(settings.database_url)
+        try:
+            latch_store = store.latch_store()
+            before = latch_store.load()
+            policy = TradePermissionPolicy(
+                settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
+            )
+            correlation_id = new_correlation_id()
+            record = policy.reset_policy_latch(
+                correlation_id, operator, reason, record_action=store.record_operator_action
+            )
+            after = latch_store.load()
+        finally:
+            store.close()
+        publish_alert(alerts, latch_reset_alert(record, before.is_latched))
     print_json(
         {
             "action": str(record.action),
@@ -302,6 +308,25 @@ def signal_send(
     signal_id: Annotated[str | None, typer.Option(help="Idempotency key (generated).")] = None,
 ) -> None:
     """Sign a signal with TRADEGUARD_WEBHOOK_SECRET, send it, print the answer."""
+    extra = {
+        "order_type": order_type,
+        "price": price,
+        "ai_confidence": ai_confidence,
+        "signal_id": signal_id,
+    }
+    status_code, answer = send_signed(url, _signal_body(symbol, side, intent, quantity, extra))
+    code = _exit_code(status_code, answer)
+    if code:
+        raise typer.Exit(code)
+
+
+def send_signed(url: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Sign ``payload`` with TRADEGUARD_WEBHOOK_SECRET, POST it, print and return the answer.
+
+    Raises:
+        ConfigurationError: no webhook secret is set.
+        DependencyUnavailableError: the service is unreachable (SERVICE_UNREACHABLE).
+    """
     from ..api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
 
     settings = load_settings()
@@ -312,13 +337,7 @@ def signal_send(
             "TRADEGUARD_WEBHOOK_SECRET is not set",
             hint="export the webhook secret the service printed at start",
         )
-    extra = {
-        "order_type": order_type,
-        "price": price,
-        "ai_confidence": ai_confidence,
-        "signal_id": signal_id,
-    }
-    body = json.dumps(_signal_body(symbol, side, intent, quantity, extra)).encode()
+    body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign_body(settings.webhook_secret.get_secret_value(), body),
@@ -337,9 +356,7 @@ def signal_send(
     except ValueError:
         answer = {"code": "INPUT_INVALID_JSON", "message": response.text[:200]}
     print_json({"http_status": response.status_code, **answer})
-    code = _exit_code(response.status_code, answer if isinstance(answer, dict) else {})
-    if code:
-        raise typer.Exit(code)
+    return response.status_code, answer if isinstance(answer, dict) else {}
 
 
 def register(app: typer.Typer) -> None:

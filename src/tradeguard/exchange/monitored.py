@@ -13,9 +13,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+from ..codes import ErrorCode
 from ..errors import ExchangeRejectedError, TradeGuardError
+from ..ids import new_correlation_id
 from ..policy import Clock
-from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, Ticker
+from ..ports import (
+    Alert,
+    AlertSeverity,
+    AlertSink,
+    Balance,
+    ExchangeClient,
+    OrderRequest,
+    OrderState,
+    Ticker,
+    publish_alert,
+)
 
 T = TypeVar("T")
 
@@ -48,6 +60,8 @@ class MonitoredExchange:
         self._last_success: float | None = None
         self._last_error: TradeGuardError | None = None
         self._last_error_monotonic: float | None = None
+        self.alerts: AlertSink | None = None
+        """Told when the exchange rejects the credentials (set by the composition root)."""
 
     # --- what the health check reads -------------------------------------------------------
 
@@ -92,12 +106,25 @@ class MonitoredExchange:
                 if isinstance(exc, ExchangeRejectedError):
                     self._last_success = now
             self._report(method, False, now - started)
+            if exc.code == ErrorCode.EXCHANGE_AUTH_FAILED:
+                publish_alert(self.alerts, self._credentials_rejected(method))
             raise
         now = self._clock.monotonic()
         with self._lock:
             self._last_success = now
         self._report(method, True, now - started)
         return result
+
+    def _credentials_rejected(self, method: str) -> Alert:
+        return Alert(
+            event="credentials_rejected",
+            code=ErrorCode.EXCHANGE_AUTH_FAILED.value,
+            severity=AlertSeverity.CRITICAL,
+            summary=f"exchange {self.name} rejected the API credentials ({method})",
+            correlation_id=new_correlation_id(),
+            details={"exchange": self.name, "method": method},
+            condition=f"credentials_rejected:{self.name}",
+        )
 
     def _report(self, method: str, ok: bool, seconds: float) -> None:
         if self._on_call is not None:
