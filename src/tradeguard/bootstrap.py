@@ -15,19 +15,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from . import open_audit_store
 from .alerts import AlertDispatcher, DriftAlerts, build_alert_dispatcher
+from .audit import open_audit_store
 from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
-from .errors import TradeGuardError
+from .errors import AuditUnavailableError, TradeGuardError
 from .exchange import ExchangeReachability, MonitoredExchange, create_exchange
-from .execution import ExecutionStack, Executor, build_execution
+from .execution import ExecutionStack, Executor, PositionBook, build_execution
 from .execution.decide import DecideService
+from .execution.shared_book import SharedPositionBook
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient, FeedEvent
 from .gate import Gate, SignalDispatcher
 from .ids import new_correlation_id
+from .leadership import account_key, shares_account_state
 from .logging import get_logger
 from .metrics import MeteredAuditStore, ServiceMetrics
 from .operator import OperatorService, StatusProbes
@@ -99,6 +101,7 @@ class Container:
             self.alerts.close(ALERT_DRAIN_SECONDS)
         closers = (
             self.execution.reconciler.close,
+            self.execution.positions.close,
             self.builder.close,
             self.budget.close,
             self.exchange.close,
@@ -305,6 +308,29 @@ def _record_budget_corruption(store: AuditStore, clock: Clock) -> Any:
     return record
 
 
+def _shared_book(
+    settings: Settings, clock: Clock, starting_equity: Decimal, price_lookup: Any
+) -> PositionBook | None:
+    """On PostgreSQL, the book every process on the database shares; else None (in memory)."""
+    if not shares_account_state(settings.database_url):
+        return None
+    try:
+        book = SharedPositionBook(
+            clock,
+            settings.database_url,
+            account=account_key(settings.exchange, settings.execution_mode),
+            lease_seconds=settings.shared_lease_seconds,
+            starting_equity=starting_equity,
+            price_lookup=price_lookup,
+            max_gross_exposure=settings.max_gross_exposure,
+            max_open_orders=settings.max_open_orders,
+        )
+    except TradeGuardError as exc:
+        raise AuditUnavailableError(exc.code, exc.message) from exc
+    book.start()
+    return book
+
+
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     """Build every component from ``settings``.
 
@@ -331,14 +357,17 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clock, max_age_s=settings.max_market_data_age_seconds, on_change=changes.notify
     )
     exchange, prices = _exchange(settings, clock, market_data, changes)
+    starting_equity = _starting_equity(settings, exchange)
+    lookup = _price_lookup(exchange, prices)
     execution = build_execution(
         exchange,
         store,
         clock,
-        starting_equity=_starting_equity(settings, exchange),
-        price_lookup=_price_lookup(exchange, prices),
+        starting_equity=starting_equity,
+        price_lookup=lookup,
         max_gross_exposure=settings.max_gross_exposure,
         max_open_orders=settings.max_open_orders,
+        positions=_shared_book(settings, clock, starting_equity, lookup),
     )
     breaker = CircuitBreaker(
         store.kill_switch_store(),

@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     RISK_DAILY_LOSS = "RISK_DAILY_LOSS"
     RISK_EXPOSURE = "RISK_EXPOSURE"
     RISK_OPEN_ORDERS = "RISK_OPEN_ORDERS"
+    SHARED_STATE_UNAVAILABLE = "SHARED_STATE_UNAVAILABLE"
     # Signals, execution, exchange (SPEC §5)
     ORDER_WOULD_INCREASE_RISK = "ORDER_WOULD_INCREASE_RISK"
     INTENT_NOT_PERMITTED = "INTENT_NOT_PERMITTED"
@@ -97,6 +98,7 @@ class ErrorCode(StrEnum):
     CONFIG_INVALID = "CONFIG_INVALID"
     LIVE_MODE_REFUSED = "LIVE_MODE_REFUSED"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    WORKERS_UNSUPPORTED = "WORKERS_UNSUPPORTED"
     KILL_SWITCH_ENGAGED = "KILL_SWITCH_ENGAGED"
     KILL_SWITCH_RELEASED = "KILL_SWITCH_RELEASED"
     LATCH_RESET = "LATCH_RESET"
@@ -271,6 +273,12 @@ CODE_INFO: dict[str, CodeInfo] = {
         " flight); that order is refused.",
         "Cancel stale orders; check the bot for a loop.",
     ),
+    "SHARED_STATE_UNAVAILABLE": _info(
+        "The account state shared on PostgreSQL (positions, orders in flight, the leader's"
+        " published health) could not be read, locked or written, or is stale; an order that"
+        " needed it is refused.",
+        "Check the PostgreSQL database and the service logs; restart a worker that lost it.",
+    ),
     # Execution
     "ORDER_WOULD_INCREASE_RISK": _info(
         "An exit-labelled order would flip or grow the position; refused.",
@@ -383,6 +391,11 @@ CODE_INFO: dict[str, CodeInfo] = {
     ),
     "DATABASE_UNAVAILABLE": _info(
         "The database cannot be reached.", "Check TRADEGUARD_DATABASE_URL and the server."
+    ),
+    "WORKERS_UNSUPPORTED": _info(
+        "More than one worker was asked for on a database that cannot share the account state"
+        " between processes (SQLite or memory); the service does not start.",
+        "Run one worker on SQLite, or use PostgreSQL (TRADEGUARD_DATABASE_URL) for several.",
     ),
     "KILL_SWITCH_ENGAGED": _info("The kill switch was engaged.", "See the actor and reason."),
     "KILL_SWITCH_RELEASED": _info("The kill switch was released.", "Reset the latch next."),

@@ -114,6 +114,25 @@ class Settings(BaseSettings):
         description="Port the service listens on.",
         json_schema_extra=_verify("`curl http://HOST:PORT/healthz`"),
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Worker processes behind the one port (PostgreSQL only: they share the account"
+            " state; SQLite refuses more than one with WORKERS_UNSUPPORTED)."
+        ),
+        json_schema_extra=_verify("`tradeguard run` logs `workers_started` with this count"),
+    )
+    shared_lease_seconds: float = Field(
+        30,
+        gt=0,
+        description=(
+            "On PostgreSQL, how long the orders in flight of a process that died keep holding"
+            " the account's caps before another process frees them."
+        ),
+        json_schema_extra=_verify("`shared_book_owners` rows expire this long after a kill"),
+    )
     policy_enabled: bool = Field(
         True,
         description="The policy gate; false falls back to the legacy confidence rule (warned).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ..runbook.commands import CommandNode
 from . import (
     alerts,
     audit,
@@ -34,6 +35,11 @@ def _root() -> None:
 for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim, alerts):
     group.register(app)
 decide.register(app)
+
+
+def root_command() -> CommandNode:
+    """Return the click tree of the ``tradeguard`` CLI (what the runbook is proven against)."""
+    return typer.main.get_command(app)
 
 
 def main() -> None:

@@ -91,24 +91,39 @@ def _banner(settings: Settings, host: str, port: int, generated: dict[str, str])
 def run(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (PostgreSQL only; default TRADEGUARD_WORKERS)."),
+    ] = None,
 ) -> None:
     """Run the service: webhook, operator API, dashboard, metrics, background checks."""
     import uvicorn
 
     from ..api import create_app
-    from ..background import start_background
     from ..bootstrap import build_container
     from ..logging import configure_logging, get_logger
+    from .workers import check_workers, run_workers, start_service_background
 
     settings, generated = _local_run_settings(load_settings())
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": max(1, workers)})
+    check_workers(settings, settings.workers)
     configure_logging(settings.log_level, cache=True)
     log = get_logger("tradeguard.run")
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    if settings.workers > 1:
+
+        def banner(bound: int) -> None:
+            sys.stderr.write(_banner(settings, bind_host, bound, generated) + "\n")
+            sys.stderr.flush()
+
+        run_workers(settings, bind_host, bind_port, generated, banner)
+        return
     container = build_container(settings)
     for warning in container.warnings:
         log.warning("live_safeguard_not_configured", code=ErrorCode.NOT_CONFIGURED, detail=warning)
-    bind_host = host or settings.host
-    bind_port = settings.port if port is None else port
-    background = start_background(container)
+    background = start_service_background(container)
     try:
         app = create_app(container)
         sys.stderr.write(_banner(settings, bind_host, bind_port, generated) + "\n")

@@ -91,6 +91,17 @@ class MonitoredExchange:
         with self._lock:
             return self._last_error_monotonic
 
+    def note_success(self, age_seconds: float) -> None:
+        """Record that the exchange answered ``age_seconds`` ago (seen by another worker).
+
+        A worker that does not call the exchange itself learns of its answers from the
+        leader; a reading older than one already known is ignored.
+        """
+        seen = self._clock.monotonic() - max(0.0, age_seconds)
+        with self._lock:
+            if self._last_success is None or seen > self._last_success:
+                self._last_success = seen
+
     def _run(self, method: str, call: Callable[[], T], *, probe: bool = False) -> T:
         reachability = self.reachability
         token = None if reachability is None else reachability.begin(method, probe=probe)

@@ -23,6 +23,7 @@ heartbeat, so the state the gate decides on changes at the moment the failure is
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ class ExchangeReachability:
         self._next_call = 0
         self._reachable = True
         self._since: datetime | None = None
+        self._changed_monotonic = -math.inf
         self._code = ErrorCode.CHECK_OK.value
         self._detail = ""
         self._probe_failures = 0
@@ -173,7 +175,7 @@ class ExchangeReachability:
                 probe=call.probe,
             )
         elif call.probe:
-            self._up()
+            self._up("probe answered")
 
     def failed(self, token: int, error: BaseException) -> None:
         """The call failed without an answer from the exchange: unreachable now."""
@@ -181,6 +183,25 @@ class ExchangeReachability:
         method = "call" if call is None else call.method
         code = str(getattr(error, "code", ErrorCode.EXCHANGE_UNREACHABLE.value))
         self._down(code, f"{method} failed: {error}", probe=call is not None and call.probe)
+
+    def adopt(self, reachable: bool, age_s: float, detail: str = "") -> None:
+        """Take the state another process saw ``age_s`` seconds ago (a follower, the leader's).
+
+        A change this process saw itself after that moment (its own failed call) wins: an
+        older word from elsewhere never makes the exchange reachable again.
+        """
+        observed = self._clock.monotonic() - max(0.0, age_s)
+        with self._lock:
+            if observed < self._changed_monotonic or reachable is self._reachable:
+                return
+        if reachable:
+            self._up(f"the leader's probe answered: {detail}".rstrip(": "))
+        else:
+            self._down(
+                ErrorCode.EXCHANGE_UNREACHABLE.value,
+                f"the leader saw it unreachable: {detail}",
+                probe=False,
+            )
 
     def close(self) -> None:
         """Stop the deadline timer."""
@@ -220,20 +241,22 @@ class ExchangeReachability:
             if changed:
                 self._reachable = False
                 self._since = self._clock.now()
+                self._changed_monotonic = self._clock.monotonic()
                 self._code, self._detail = code, detail
             listeners = tuple(self._listeners) if changed else ()
         if changed:
             _log.warning("exchange_unreachable", code=ErrorCode.EXCHANGE_UNREACHABLE, detail=detail)
         self._notify(listeners, False)
 
-    def _up(self) -> None:
+    def _up(self, detail: str) -> None:
         with self._lock:
             self._probe_failures = 0
             changed = not self._reachable
             if changed:
                 self._reachable = True
                 self._since = self._clock.now()
-                self._code, self._detail = ErrorCode.CHECK_OK.value, "probe answered"
+                self._changed_monotonic = self._clock.monotonic()
+                self._code, self._detail = ErrorCode.CHECK_OK.value, detail
             listeners = tuple(self._listeners) if changed else ()
         if changed:
             _log.info("exchange_reachable_again", code=ErrorCode.CHECK_OK)

@@ -164,7 +164,8 @@ class EventFeedClient:
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the feed in a daemon thread."""
+        """Run the feed in a daemon thread (again after :meth:`stop`)."""
+        self._stop.clear()
         self._thread = threading.Thread(target=self.run, name="event-feed", daemon=True)
         self._thread.start()
 

@@ -281,3 +281,46 @@ def test_deadline_timer_survives_a_failing_callback() -> None:
         assert done.wait(10)
     finally:
         timer.close()
+
+
+def test_a_follower_adopts_the_leaders_state_unless_its_own_failure_is_newer() -> None:
+    clock, inner, reachability, monitored, changes = _setup()
+    reachability.adopt(False, 0.1, "probe failed")
+    assert reachability.reachable is False and "leader" in reachability.snapshot().detail
+    clock.advance(1)
+    reachability.adopt(True, 0.1)
+    assert reachability.reachable is True
+
+    clock.advance(1)
+    inner.error = DOWN
+    with pytest.raises(ExchangeUnavailableError):
+        monitored.place_order(OrderRequest("tg-2", "BTCUSDT", Side.BUY, Decimal("0.1")))
+    reachability.adopt(True, 0.5)  # published before this follower's own failure: ignored
+    assert reachability.reachable is False
+    clock.advance(1)
+    reachability.adopt(True, 0.1)  # the leader's probe answered after it: reachable again
+    assert reachability.reachable is True
+    assert changes == [False, True, False, True]
+
+
+def test_leader_publication_carries_reachability_and_followers_apply_it() -> None:
+    from tradeguard.bootstrap import build_container
+    from tradeguard.leadership import apply_status, status_payload
+
+    from ...service_support import make_settings
+
+    leader = build_container(make_settings())
+    follower = build_container(make_settings())
+    try:
+        leader_reach = leader.exchange.reachability
+        follower_reach = follower.exchange.reachability
+        assert leader_reach is not None and follower_reach is not None
+        leader_reach.adopt(False, 0.0, "simulated outage")
+        payload = status_payload(leader)
+        assert payload["exchange_reachability"]["reachable"] is False
+        apply_status(follower, payload, 0.05)
+        assert follower_reach.reachable is False
+        assert follower.operator.status()["state"] == "NEUTRAL"
+    finally:
+        leader.close()
+        follower.close()
