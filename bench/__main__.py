@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("policy", "audit", "sources", "dispatch", "service")
+BENCHMARKS = ("policy", "audit", "sources", "dispatch", "service", "alerts", "workers", "detection")
 
 
 def main(argv: list[str]) -> int:

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,10 @@ def _body(prefix: str, index: int) -> dict[str, Any]:
     }
 
 
-def _measure(url: str) -> dict[str, Any]:
+def _measure(url: str, during: AbstractContextManager[Any] | None = None) -> dict[str, Any]:
+    """Measure one round; ``during`` is entered around the timed part (bench_alerts)."""
     dispatcher, store = _wire(url)
+    around = during if during is not None else nullcontext()
     try:
         for i in range(WARMUP):
             dispatcher.dispatch(_body("warm", i))
@@ -113,15 +116,16 @@ def _measure(url: str) -> dict[str, Any]:
                     outcomes[key] = outcomes.get(key, 0) + value
 
         threads = [threading.Thread(target=produce, args=(s,)) for s in range(PRODUCERS)]
-        for thread in threads:
-            thread.start()
-        barrier.wait()
-        began = time.perf_counter()
-        cpu_before = os.times()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - began
-        cpu_after = os.times()
+        with around:
+            for thread in threads:
+                thread.start()
+            barrier.wait()
+            began = time.perf_counter()
+            cpu_before = os.times()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - began
+            cpu_after = os.times()
         samples = [x for per in latencies for x in per]
         verified = store.verify().ok
     finally:

@@ -41,6 +41,7 @@ WARMUP_S = 1.0
 SECRET = "bench-webhook-secret"
 TOKEN = "bench-operator-token"
 ROOT = Path(__file__).resolve().parent.parent
+CPU_RATIO_TARGET = 3.0
 
 
 def _free_port() -> int:
@@ -241,6 +242,12 @@ def _round(workdir: Path, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return bare, signals
 
 
+def _cpu_ratio(signals: dict[str, Any], bare: dict[str, Any]) -> float:
+    bare_cpu = bare.get("server_cpu_us_per_request") or 0
+    signed_cpu = signals.get("server_cpu_us_per_request") or 0
+    return round(signed_cpu / bare_cpu, 2) if bare_cpu else float("inf")
+
+
 def run() -> dict[str, Any]:
     """Measure the bare ceiling, then the service, ROUNDS times; return all and the median.
 
@@ -296,6 +303,11 @@ def run() -> dict[str, Any]:
             "memory_store_ratio_to_bare": round(memory["per_second"] / bare["per_second"], 3),
             "target_ratio": 0.5,
             "meets_target": ratio >= 0.5,
+            # The CPU one signed signal costs the durable SQLite service, against the bare
+            # endpoint's, in the same round (issue 16: target at most 3x).
+            "cpu_ratio_signed_vs_bare": _cpu_ratio(signals, bare),
+            "cpu_ratio_target_max": CPU_RATIO_TARGET,
+            "cpu_ratio_meets_target": _cpu_ratio(signals, bare) <= CPU_RATIO_TARGET,
         },
     }
 

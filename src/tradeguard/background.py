@@ -7,19 +7,29 @@
   context that caused it. It also mirrors the latch, kill switch and lockdown into metrics,
   cancels resting orders when it sees the kill switch become engaged (engaged by another
   process), and retries a lockdown the store could not record.
+- **Permit expiry** (decide API) at least every second: unreported permits past their TTL
+  free their reservation, so signals are not held back by a bot that went away.
 - **Time sync** every ``sync_interval_seconds``; **budget refresh** every
   ``budget_refresh_seconds``; **ticker polling** for market data freshness; **event feed**.
+- **Exchange liveness probe** every ``exchange_probe_interval_seconds`` (backing off while the
+  exchange is unreachable). Every health change (a failed exchange call, a tick turning stale,
+  the feed dropping) wakes the heartbeat at once, so the trail records the transition at the
+  moment it is known rather than at the next beat.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .alerts import AlertDispatcher, LatchAlerts
 from .codes import ErrorCode
 from .errors import DependencyUnavailableError, TradeGuardError
+from .exchange.reachability import ExchangeProber, ExchangeReachability
 from .execution import Executor
+from .execution.decide import DecideService
 from .execution.startup import StartReport, start_from_exchange
 from .feeds.lockdown import LockdownController, is_lockdown
 from .feeds.market_data import MarketDataTracker
@@ -33,6 +43,7 @@ from .settings import Settings
 from .sources.account import AccountState, AuthFailureLatch, ExchangeAccountMonitor
 from .sources.budget import BudgetGuard
 from .sources.builder import PolicyContextBuilder
+from .sources.changes import HealthChanges
 from .sources.circuit_breaker import CircuitBreaker
 from .sources.clock_sync import ExchangeTimeSynchronizer
 from .sources.periodic import PeriodicTask
@@ -53,7 +64,10 @@ class Container(Protocol):
     builder: PolicyContextBuilder
     executor: Executor
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None
+    alerts: AlertDispatcher | None
+    health_changes: HealthChanges
     account: ExchangeAccountMonitor | None
     auth_latch: AuthFailureLatch | None
 
@@ -66,6 +80,7 @@ class Container(Protocol):
 _log = get_logger("tradeguard.background")
 
 HEARTBEAT_ORIGIN = "heartbeat"
+ALERT_DRAIN_SECONDS = 5.0
 
 
 class Heartbeat:
@@ -75,6 +90,7 @@ class Heartbeat:
         self._c = container
         self._last: tuple[str, str] | None = None
         self._kill_seen = False
+        self._latch_alerts = LatchAlerts(container.alerts)
 
     def __call__(self) -> PolicyDecision:
         """Run one heartbeat evaluation; return the decision."""
@@ -110,6 +126,7 @@ class Heartbeat:
                 c.metrics.record_decision(key[0], key[1], origin)
                 self._last = key
         self._mirror(decision, context.kill_switch_active, correlation_id)
+        self._latch_alerts.observe(decision, correlation_id)  # after its row was recorded
         return decision
 
     def _mirror(self, decision: PolicyDecision, kill_active: bool, correlation_id: str) -> None:
@@ -173,13 +190,35 @@ class Background:
     container: Container
     heartbeat: Heartbeat
     tasks: list[PeriodicTask] = field(default_factory=list)
+    prober: ExchangeProber | None = None
+    wake: Callable[[], object] | None = None
 
     def stop(self) -> None:
-        """Stop the feed and every periodic task."""
+        """Stop the feed, the probe and every periodic task."""
+        if self.wake is not None:
+            self.container.health_changes.unsubscribe(self.wake)
         if self.container.feed is not None:
             self.container.feed.stop()
+        if self.prober is not None:
+            self.prober.stop()
         for task in self.tasks:
             task.stop()
+        if self.container.alerts is not None:
+            self.container.alerts.close(ALERT_DRAIN_SECONDS)
+
+
+def _prober(container: Container) -> ExchangeProber | None:
+    probe = getattr(container.exchange, "probe", None)
+    reachability = getattr(container.exchange, "reachability", None)
+    if not callable(probe) or not isinstance(reachability, ExchangeReachability):
+        return None
+    settings = container.settings
+    return ExchangeProber(
+        probe,
+        reachability,
+        interval_s=settings.exchange_probe_interval_seconds,
+        backoff_max_s=settings.exchange_probe_backoff_max_seconds,
+    )
 
 
 def start_from_exchange_truth(container: Container, *, required: bool) -> StartReport | None:
@@ -194,7 +233,7 @@ def start_from_exchange_truth(container: Container, *, required: bool) -> StartR
             or the audit trail could not be read.
     """
     monitor = container.account
-    if monitor is None or not monitor.configured:
+    if monitor is None or not monitor.configured or monitor.adopted:
         return None
     reading = monitor.read()
     try:
@@ -217,21 +256,52 @@ def start_from_exchange_truth(container: Container, *, required: bool) -> StartR
             raise
         _log.warning("start_from_exchange_failed", code=exc.code, detail=exc.message)
         return None
+    monitor.adopted = True
     _log.info("started_from_exchange", **report.to_dict())
     return report
+
+
+def start_account_watch(container: Container) -> PeriodicTask | None:
+    """Arm the credentials latch, start from the exchange's truth, read the account regularly.
+
+    Once per process: the leader's background (on PostgreSQL) and every follower each watch
+    their own account reads, so the ``exchange_account`` check of every process is current.
+    Returns the started task, or None when this process already watches (or has no account).
+
+    Raises:
+        DependencyUnavailableError: LIVE and the account cannot be read at start.
+    """
+    if container.auth_latch is not None:
+        container.auth_latch.armed = True
+    start_from_exchange_truth(container, required=container.settings.is_live)
+    monitor = container.account
+    if monitor is None or not monitor.configured or monitor.watched:
+        return None
+    monitor.watched = True
+    task = PeriodicTask(
+        "exchange_account",
+        container.settings.account_check_interval_seconds,
+        lambda: read_account(container),
+        code=ErrorCode.EXCHANGE_ACCOUNT_UNREADABLE,
+    )
+    task.start()
+    return task
 
 
 def start_background(container: Container) -> Background:
     """Start the heartbeat, time sync, budget refresh, ticker polling and the event feed."""
     settings = container.settings
+    if container.alerts is not None:
+        container.alerts.start()
     heartbeat = Heartbeat(container)
     container.lockdown.on_locked = lambda _cid: heartbeat.beat("lockdown")
     if container.auth_latch is not None:
         container.auth_latch.on_engaged = lambda _cid: heartbeat.beat("exchange-auth")
-        container.auth_latch.armed = True
-    start_from_exchange_truth(container, required=settings.is_live)
+    account_task = start_account_watch(container)
     prime_sources(container)
-    ticker_interval = max(0.2, min(5.0, settings.max_market_data_age_seconds / 3))
+    # Frozen or stale tickers are known when a ticker arrives: poll at least every second.
+    ticker_interval = max(0.2, min(1.0, settings.max_market_data_age_seconds / 3))
+    beat = PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001")
     tasks = [
         PeriodicTask("tickers", ticker_interval, lambda: poll_tickers(container)),
         PeriodicTask(
@@ -240,14 +310,16 @@ def start_background(container: Container) -> Background:
             lambda: sync_time(container),
             code=ErrorCode.EXCHANGE_TIME_UNAVAILABLE,
         ),
-        PeriodicTask("heartbeat", settings.heartbeat_interval_seconds, heartbeat, code="TPP-001"),
+        beat,
         PeriodicTask(
-            "exchange_account",
-            settings.account_check_interval_seconds,
-            lambda: read_account(container),
-            code=ErrorCode.EXCHANGE_ACCOUNT_UNREADABLE,
+            "permits",
+            min(1.0, settings.permit_ttl_seconds / 4),
+            container.decider.expire_due,
+            code=ErrorCode.PERMIT_EXPIRED,
         ),
     ]
+    if account_task is not None:
+        tasks.append(account_task)
     if settings.budget_report:
         tasks.insert(
             0,
@@ -260,10 +332,14 @@ def start_background(container: Container) -> Background:
         )
     for task in tasks:
         task.start()
+    container.health_changes.subscribe(beat.wake)
+    prober = _prober(container)
+    if prober is not None:
+        prober.start()
     if container.feed is not None:
         container.feed.start()
     _log.info("background_started", tasks=[task.name for task in tasks])
-    return Background(container, heartbeat, tasks)
+    return Background(container, heartbeat, tasks, prober, beat.wake)
 
 
 def stop_background(background: Background) -> None:
@@ -277,6 +353,7 @@ __all__ = [
     "poll_tickers",
     "prime_sources",
     "read_account",
+    "start_account_watch",
     "start_background",
     "start_from_exchange_truth",
     "stop_background",

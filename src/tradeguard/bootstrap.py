@@ -10,22 +10,26 @@ in :mod:`tradeguard.background` and is started with :func:`start_background`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from . import open_audit_store
+from .alerts import AlertDispatcher, DriftAlerts, build_alert_dispatcher
+from .audit import open_audit_store
 from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
-from .errors import TradeGuardError
-from .exchange import MonitoredExchange, create_exchange
-from .execution import ExecutionStack, Executor, build_execution
+from .errors import AuditUnavailableError, TradeGuardError
+from .exchange import ExchangeReachability, MonitoredExchange, create_exchange
+from .execution import ExecutionStack, Executor, PositionBook, build_execution
+from .execution.decide import DecideService
+from .execution.shared_book import SharedPositionBook
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient, FeedEvent
 from .gate import Gate, SignalDispatcher
 from .ids import new_correlation_id
+from .leadership import account_key, shares_account_state
 from .logging import get_logger
 from .metrics import MeteredAuditStore, ServiceMetrics
 from .operator import OperatorService, StatusProbes
@@ -42,6 +46,7 @@ from .settings import Settings, check_live_preconditions
 from .sources.account import AuthFailureLatch, ExchangeAccountCheck, ExchangeAccountMonitor
 from .sources.budget import BudgetEvaluation, BudgetGuard
 from .sources.builder import PolicyContextBuilder
+from .sources.changes import HealthChanges
 from .sources.circuit_breaker import CircuitBreaker
 from .sources.clock_sync import ExchangeTimeSynchronizer, TimeSyncResult
 from .sources.health import (
@@ -57,6 +62,7 @@ from .sources.risk import RiskGovernor, RiskLimits
 
 _log = get_logger("tradeguard.bootstrap")
 _ZERO = Decimal(0)
+ALERT_DRAIN_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -82,8 +88,11 @@ class Container:
     dispatcher: SignalDispatcher
     operator: OperatorService
     lockdown: LockdownController
+    decider: DecideService
     feed: EventFeedClient | None = None
     warnings: tuple[str, ...] = ()
+    alerts: AlertDispatcher | None = None
+    health_changes: HealthChanges = field(default_factory=HealthChanges)
     account: ExchangeAccountMonitor | None = None
     auth_latch: AuthFailureLatch | None = None
 
@@ -91,11 +100,16 @@ class Container:
         """Release the feed, the exchange and the database."""
         if self.feed is not None:
             self.feed.stop()
+        if self.alerts is not None:
+            self.alerts.close(ALERT_DRAIN_SECONDS)
         closers = (
             self.execution.reconciler.close,
+            self.execution.positions.close,
             self.builder.close,
             self.budget.close,
             self.exchange.close,
+            self._close_reachability,
+            self.market_data.close,
             self.audit_store.close,
         )
         for closer in closers:
@@ -104,6 +118,10 @@ class Container:
             except Exception as exc:  # closing is best effort; logged with its cause
                 _log.warning("container_close_failed", error=repr(exc))
 
+    def _close_reachability(self) -> None:
+        if self.exchange.reachability is not None:
+            self.exchange.reachability.close()
+
 
 def _on_time_sync(metrics: ServiceMetrics) -> Any:
     def record(result: TimeSyncResult) -> None:
@@ -111,6 +129,14 @@ def _on_time_sync(metrics: ServiceMetrics) -> Any:
             metrics.clock_drift.set(float(result.drift_ms))
 
     return record
+
+
+def _each(*hooks: Any) -> Any:
+    def call(value: Any) -> None:
+        for hook in hooks:
+            hook(value)
+
+    return call
 
 
 def _feed_event_handler(tracker: MarketDataTracker) -> Any:
@@ -139,6 +165,14 @@ def _feed_probe(feed: EventFeedClient | None) -> Any:
     return probe
 
 
+def _exchange_probe(exchange: MonitoredExchange) -> Any:
+    def probe() -> dict[str, Any] | None:
+        reachability = exchange.reachability
+        return None if reachability is None else reachability.snapshot().to_dict()
+
+    return probe
+
+
 def _safeguards(settings: Settings) -> Any:
     def probe() -> dict[str, str]:
         return {
@@ -146,13 +180,14 @@ def _safeguards(settings: Settings) -> Any:
             "event_feed": "CONFIGURED" if settings.event_feed_url else "NOT_CONFIGURED",
             "operator_token": "CONFIGURED" if settings.operator_token else "NOT_CONFIGURED",
             "webhook_secret": "CONFIGURED" if settings.webhook_secret else "NOT_CONFIGURED",
+            "alerts": "CONFIGURED" if settings.alert_urls else "NOT_CONFIGURED",
         }
 
     return probe
 
 
 def _exchange(
-    settings: Settings, clock: Clock, market_data: MarketDataTracker
+    settings: Settings, clock: Clock, market_data: MarketDataTracker, changes: HealthChanges
 ) -> tuple[MonitoredExchange, dict[str, Decimal]]:
     prices: dict[str, Decimal] = {}
 
@@ -160,7 +195,15 @@ def _exchange(
         prices[ticker.symbol] = ticker.price
         market_data.record(ticker.symbol, ticker.timestamp_utc)
 
-    exchange = MonitoredExchange(create_exchange(settings, clock), clock, on_ticker=on_ticker)
+    inner = create_exchange(settings, clock)
+    # In-process calls (the paper exchange without latency) cannot hang on a network: only
+    # remote calls are timed against the probe timeout.
+    in_process = bool(getattr(inner, "in_process", False))
+    reachability = ExchangeReachability(
+        clock, call_timeout_s=None if in_process else settings.exchange_probe_timeout_seconds
+    )
+    reachability.add_listener(changes.notify)
+    exchange = MonitoredExchange(inner, clock, on_ticker=on_ticker, reachability=reachability)
     return exchange, prices
 
 
@@ -232,7 +275,10 @@ def _health(
     return HealthVerificationModule(
         [
             ExchangeReachableCheck(
-                lambda: exchange.last_success_monotonic, clock, settings.exchange_timeout_seconds
+                lambda: exchange.last_success_monotonic,
+                clock,
+                settings.exchange_timeout_seconds,
+                reachability=exchange.reachability,
             ),
             MarketDataFreshCheck(
                 market_data, settings.symbols, settings.max_market_data_age_seconds
@@ -282,6 +328,29 @@ def _record_budget_corruption(store: AuditStore, clock: Clock) -> Any:
     return record
 
 
+def _shared_book(
+    settings: Settings, clock: Clock, starting_equity: Decimal, price_lookup: Any
+) -> PositionBook | None:
+    """On PostgreSQL, the book every process on the database shares; else None (in memory)."""
+    if not shares_account_state(settings.database_url):
+        return None
+    try:
+        book = SharedPositionBook(
+            clock,
+            settings.database_url,
+            account=account_key(settings.exchange, settings.execution_mode),
+            lease_seconds=settings.shared_lease_seconds,
+            starting_equity=starting_equity,
+            price_lookup=price_lookup,
+            max_gross_exposure=settings.max_gross_exposure,
+            max_open_orders=settings.max_open_orders,
+        )
+    except TradeGuardError as exc:
+        raise AuditUnavailableError(exc.code, exc.message) from exc
+    book.start()
+    return book
+
+
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     """Build every component from ``settings``.
 
@@ -297,25 +366,37 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     warnings = tuple(check_live_preconditions(settings))
     clock = clock if clock is not None else SystemClock()
     metrics = ServiceMetrics()
+    alerts = build_alert_dispatcher(settings, clock, metrics.alert_outcome)
     store: AuditStore = MeteredAuditStore(open_audit_store(settings.database_url), metrics)
     latch_store = store.latch_store()
     policy = TradePermissionPolicy(
         settings.latch_reset_window_seconds, clock=clock, latch_store=latch_store
     )
-    market_data = MarketDataTracker(clock)
-    exchange, prices = _exchange(settings, clock, market_data)
+    changes = HealthChanges()
+    market_data = MarketDataTracker(
+        clock, max_age_s=settings.max_market_data_age_seconds, on_change=changes.notify
+    )
+    exchange, prices = _exchange(settings, clock, market_data, changes)
+    starting_equity = _starting_equity(settings, exchange)
+    lookup = _price_lookup(exchange, prices)
     execution = build_execution(
         exchange,
         store,
         clock,
-        starting_equity=_starting_equity(settings, exchange),
-        price_lookup=_price_lookup(exchange, prices),
+        starting_equity=starting_equity,
+        price_lookup=lookup,
         max_gross_exposure=settings.max_gross_exposure,
         max_open_orders=settings.max_open_orders,
+        positions=_shared_book(settings, clock, starting_equity, lookup),
     )
     breaker = CircuitBreaker(
-        store.kill_switch_store(), clock, on_engage=execution.executor.cancel_all_resting
+        store.kill_switch_store(),
+        clock,
+        on_engage=execution.executor.cancel_all_resting,
+        alerts=alerts,
     )
+    execution.reconciler.alerts = alerts
+    exchange.alerts = alerts
     execution.executor.send_guard = _send_guard(
         breaker, latch_store if settings.policy_enabled else None
     )
@@ -332,7 +413,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clock,
         settings.max_clock_drift_ms,
         settings.sync_interval_seconds,
-        on_result=_on_time_sync(metrics),
+        on_result=_each(_on_time_sync(metrics), DriftAlerts(alerts)),
     )
     feed_holder: list[EventFeedClient] = []
     health = _health(
@@ -361,6 +442,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
     # A partial fill makes the health NEUTRAL at once, not when the cached sample expires.
     execution.reconciler.on_change(lambda: builder.invalidate(GateName.HEALTH))
+    # The same for the exchange, market data and the event feed: the moment one changes, the
+    # next decision (and ``status``) asks the health checks again.
+    changes.subscribe(lambda: builder.invalidate(GateName.HEALTH))
+    if exchange.reachability is not None:
+        exchange.reachability.add_listener(metrics.exchange_reachable.set)
     account.on_change(lambda: builder.invalidate(GateName.HEALTH))
     gate = Gate(
         builder=builder,
@@ -383,6 +469,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             on_attempt=metrics.feed_attempt,
             backoff_initial_seconds=settings.feed_backoff_initial_seconds,
             backoff_max_seconds=settings.feed_backoff_max_seconds,
+            on_connection_change=changes.notify,
         )
         feed_holder.append(feed)
     operator = OperatorService(
@@ -400,7 +487,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             ),
             feed=_feed_probe(feed),
             safeguards=_safeguards(settings),
+            exchange=_exchange_probe(exchange),
         ),
+        alerts=alerts,
     )
     return Container(
         settings=settings,
@@ -422,8 +511,13 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         dispatcher=SignalDispatcher(gate),
         operator=operator,
         lockdown=lockdown,
+        decider=DecideService(
+            gate, store, execution.positions, clock, ttl_seconds=settings.permit_ttl_seconds
+        ),
         feed=feed,
         warnings=warnings,
+        alerts=alerts,
+        health_changes=changes,
         account=account,
         auth_latch=auth_latch,
     )

@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     RISK_DAILY_LOSS = "RISK_DAILY_LOSS"
     RISK_EXPOSURE = "RISK_EXPOSURE"
     RISK_OPEN_ORDERS = "RISK_OPEN_ORDERS"
+    SHARED_STATE_UNAVAILABLE = "SHARED_STATE_UNAVAILABLE"
     # Signals, execution, exchange (SPEC §5)
     ORDER_WOULD_INCREASE_RISK = "ORDER_WOULD_INCREASE_RISK"
     INTENT_NOT_PERMITTED = "INTENT_NOT_PERMITTED"
@@ -70,6 +71,10 @@ class ErrorCode(StrEnum):
     PARTIAL_FILL_DISCREPANCY = "PARTIAL_FILL_DISCREPANCY"
     RECONCILIATION_COMPLETE = "RECONCILIATION_COMPLETE"
     PERMIT_INVALID = "PERMIT_INVALID"
+    PERMIT_UNKNOWN = "PERMIT_UNKNOWN"
+    PERMIT_EXPIRED = "PERMIT_EXPIRED"
+    PERMIT_ALREADY_REPORTED = "PERMIT_ALREADY_REPORTED"
+    PERMIT_REPORT_INVALID = "PERMIT_REPORT_INVALID"
     SIGNAL_INVALID = "SIGNAL_INVALID"
     SIGNAL_DUPLICATE = "SIGNAL_DUPLICATE"
     SIGNAL_REPLAYED = "SIGNAL_REPLAYED"
@@ -102,6 +107,7 @@ class ErrorCode(StrEnum):
     CONFIG_INVALID = "CONFIG_INVALID"
     LIVE_MODE_REFUSED = "LIVE_MODE_REFUSED"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    WORKERS_UNSUPPORTED = "WORKERS_UNSUPPORTED"
     KILL_SWITCH_ENGAGED = "KILL_SWITCH_ENGAGED"
     KILL_SWITCH_RELEASED = "KILL_SWITCH_RELEASED"
     LATCH_RESET = "LATCH_RESET"
@@ -112,6 +118,12 @@ class ErrorCode(StrEnum):
     FSS_002 = "FSS-002"
     # Runbook (SPEC §9)
     RUNBOOK_COMMAND_INVALID = "RUNBOOK_COMMAND_INVALID"
+    # Alerts (SPEC §10)
+    ALERT_TEST = "ALERT_TEST"
+    ALERT_DELIVERY_FAILED = "ALERT_DELIVERY_FAILED"
+    ALERT_DROPPED = "ALERT_DROPPED"
+    ALERT_URL_INVALID = "ALERT_URL_INVALID"
+    EXCHANGE_TIME_DRIFT_RESOLVED = "EXCHANGE_TIME_DRIFT_RESOLVED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +282,12 @@ CODE_INFO: dict[str, CodeInfo] = {
         " flight); that order is refused.",
         "Cancel stale orders; check the bot for a loop.",
     ),
+    "SHARED_STATE_UNAVAILABLE": _info(
+        "The account state shared on PostgreSQL (positions, orders in flight, the leader's"
+        " published health) could not be read, locked or written, or is stale; an order that"
+        " needed it is refused.",
+        "Check the PostgreSQL database and the service logs; restart a worker that lost it.",
+    ),
     # Execution
     "ORDER_WOULD_INCREASE_RISK": _info(
         "An exit-labelled order would flip or grow the position; refused.",
@@ -300,6 +318,27 @@ CODE_INFO: dict[str, CodeInfo] = {
     "PERMIT_INVALID": _info(
         "The executor refused an order without a valid permit from the gate.",
         "Report a bug: only the gate may mint permits.",
+    ),
+    "PERMIT_UNKNOWN": _info(
+        "A decide API report names a permit this service never issued (or issued before a"
+        " restart); refused, nothing changed.",
+        "Report with the permit_id of the decide answer; after a restart, ask again.",
+    ),
+    "PERMIT_EXPIRED": _info(
+        "A decide API permit was not reported within TRADEGUARD_PERMIT_TTL_SECONDS; its"
+        " reservation was freed (recorded) and a later report is refused.",
+        "Place the order right after the decide answer and report it; raise the TTL if the"
+        " bot is slow.",
+    ),
+    "PERMIT_ALREADY_REPORTED": _info(
+        "A decide API permit's order was already reported in a final state; refused, nothing"
+        " changed.",
+        "None if it is a retry; otherwise check the bot for a reused permit_id.",
+    ),
+    "PERMIT_REPORT_INVALID": _info(
+        "A decide API report is malformed or contradicts the permit (quantity above the"
+        " permit, a fill that shrinks, another order id); refused, nothing changed.",
+        "Fix the bot's report; the field is named.",
     ),
     "SIGNAL_INVALID": _info(
         "The signal failed validation; the fields are named.", "Fix the sender."
@@ -402,6 +441,11 @@ CODE_INFO: dict[str, CodeInfo] = {
     "DATABASE_UNAVAILABLE": _info(
         "The database cannot be reached.", "Check TRADEGUARD_DATABASE_URL and the server."
     ),
+    "WORKERS_UNSUPPORTED": _info(
+        "More than one worker was asked for on a database that cannot share the account state"
+        " between processes (SQLite or memory); the service does not start.",
+        "Run one worker on SQLite, or use PostgreSQL (TRADEGUARD_DATABASE_URL) for several.",
+    ),
     "KILL_SWITCH_ENGAGED": _info("The kill switch was engaged.", "See the actor and reason."),
     "KILL_SWITCH_RELEASED": _info("The kill switch was released.", "Reset the latch next."),
     "LATCH_RESET": _info("An operator reset the HALT latch.", "None."),
@@ -424,6 +468,24 @@ CODE_INFO: dict[str, CodeInfo] = {
     "RUNBOOK_COMMAND_INVALID": _info(
         "The runbook names a command or option the CLI does not have; generation refused.",
         "Fix the runbook template or register the missing command, then regenerate.",
+    ),
+    "ALERT_TEST": _info(
+        "A test alert sent by `tradeguard alerts test`.", "None: it proves the channel works."
+    ),
+    "ALERT_DELIVERY_FAILED": _info(
+        "An alert could not be delivered to a target after every retry.",
+        "Run `tradeguard alerts test`; check the target (scheme shown) and the network.",
+    ),
+    "ALERT_DROPPED": _info(
+        "An alert was dropped because its target's queue was full (a storm or a dead target).",
+        "Check `tradeguard_alerts_total` and the target; the audit trail still has the event.",
+    ),
+    "ALERT_URL_INVALID": _info(
+        "An entry of TRADEGUARD_ALERT_URLS is not a URL apprise can notify.",
+        "Fix the entry named by its position and scheme; run `tradeguard alerts test`.",
+    ),
+    "EXCHANGE_TIME_DRIFT_RESOLVED": _info(
+        "The exchange clock drift is back within tolerance.", "None."
     ),
 }
 

@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from .audit.records import AuditRecord
 from .codes import ErrorCode
 from .errors import AuditUnavailableError, PermitError, TradeGuardError
+from .execution.decisions import Decided
 from .execution.dispatcher import Handler, SignalDispatcher
 from .execution.executor import Executor
 from .execution.permits import Permit, PermitAuthority
@@ -66,6 +67,7 @@ from .signals import Signal, SignalReplayedError, parse_signal
 _log = get_logger("tradeguard.gate")
 
 _ZERO: Final = Decimal(0)
+T = TypeVar("T")
 
 
 class ContextBuilder(Protocol):
@@ -153,14 +155,40 @@ class Gate:
             SignalReplayedError: the signal_id was used before with other content.
             AuditUnavailableError: the decision could not be recorded; nothing was sent.
         """
+        return self._once(signal, self._finish, _as_is)
+
+    def decide(self, signal: Signal | Mapping[str, Any]) -> Decided:
+        """Decide and record ``signal`` exactly as :meth:`submit` does, but send no order.
+
+        The decide API's seam: the bot places the order itself. A permitted intent keeps its
+        position book reservation in the answer, for the caller to hold until the order is
+        reported. Raises what :meth:`submit` raises.
+        """
+        return self._once(signal, self._held, _unreserved)
+
+    def _once(
+        self,
+        signal: Signal | Mapping[str, Any],
+        finish: Callable[[_Prepared, list[int]], T],
+        repeated: Callable[[SignalResult], T],
+    ) -> T:
+        # One signal: idempotency, the decision and its durable write, then ``finish``.
         signal = parse_signal(signal)
         correlation_id = self._received(signal)
         self._claim(signal.signal_id)
         try:
             first = self._find(signal.signal_id)
             if first is not None:
-                return self._repeat(signal, first, correlation_id)
-            return self._decide(signal, correlation_id)
+                return repeated(self._repeat(signal, first, correlation_id))
+            prepared = self._prepare(signal, correlation_id)
+            try:
+                seqs = self._audit.record_many(prepared.records)
+            except Exception as exc:
+                self._positions.release(prepared.reservation)
+                if _decided_elsewhere(exc):
+                    return repeated(self._lost_race(signal, correlation_id))
+                raise self._write_failed(prepared.records, exc) from exc
+            return finish(prepared, seqs)
         finally:
             self._release_claim(signal.signal_id)
 
@@ -409,17 +437,6 @@ class Gate:
 
     # --- the decision ----------------------------------------------------------------------
 
-    def _decide(self, signal: Signal, correlation_id: str) -> SignalResult:
-        prepared = self._prepare(signal, correlation_id)
-        try:
-            seqs = self._audit.record_many(prepared.records)
-        except Exception as exc:
-            self._positions.release(prepared.reservation)
-            if _decided_elsewhere(exc):
-                return self._lost_race(signal, correlation_id)
-            raise self._write_failed(prepared.records, exc) from exc
-        return self._finish(prepared, seqs)
-
     def _lost_race(self, signal: Signal, correlation_id: str) -> SignalResult:
         # Another process or instance recorded this signal_id's first row between our check
         # and our write; nothing of ours was written or sent. Answer as any repeat is answered.
@@ -463,10 +480,31 @@ class Gate:
             return self._permit_failed(prepared, codes, exc)
         return self._executed(prepared, codes, report)
 
+    def _held(self, prepared: _Prepared, _seqs: list[int]) -> Decided:
+        # The decide API's finish: the answer, and the reservation a permitted intent keeps.
+        step = self._settle(prepared)
+        if isinstance(step, SignalResult):
+            return Decided(step, None)
+        accepted = SignalOutcome.ACCEPTED
+        result = self._result(
+            prepared.signal, prepared.correlation_id, prepared.verdict, accepted, step
+        )
+        return Decided(result, prepared.reservation)
+
     def _after_write(
         self, prepared: _Prepared, seqs: list[int]
     ) -> SignalResult | tuple[Permit, tuple[str, ...]]:
         # The answer of a refused signal, or the permit of an order to place.
+        step = self._settle(prepared)
+        if isinstance(step, SignalResult):
+            return step
+        try:
+            return self._mint(prepared, seqs), step
+        except PermitError as exc:  # a bug, never a trade: reported, nothing was sent
+            return self._permit_failed(prepared, step, exc)
+
+    def _settle(self, prepared: _Prepared) -> SignalResult | tuple[str, ...]:
+        # After the durable write: HALT's cancels; the refusal's answer, or the codes.
         signal, correlation_id, verdict = prepared.signal, prepared.correlation_id, prepared.verdict
         refusal = prepared.refusal
         if verdict.decision.decision is Decision.HALT:
@@ -494,10 +532,7 @@ class Gate:
             return self._result(
                 signal, correlation_id, verdict, SignalOutcome.REFUSED, codes, refusal=refusal
             )
-        try:
-            return self._mint(prepared, seqs), codes
-        except PermitError as exc:  # a bug, never a trade: reported, nothing was sent
-            return self._permit_failed(prepared, codes, exc)
+        return codes
 
     def _evaluate(self, signal: Signal, correlation_id: str) -> Verdict:
         now = self._clock.now()
@@ -683,6 +718,14 @@ class Gate:
             correlation_id=correlation_id,
             legacy_min_confidence=str(self._legacy_min),
         )
+
+
+def _as_is(result: SignalResult) -> SignalResult:
+    return result
+
+
+def _unreserved(result: SignalResult) -> Decided:
+    return Decided(result, None)
 
 
 def _decided_elsewhere(exc: BaseException) -> bool:

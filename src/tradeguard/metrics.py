@@ -22,6 +22,9 @@ from .ports import AuditStore, ChainHead, KillSwitchStore, VerifyReport
 
 T = TypeVar("T")
 
+_STATES = ("ALLOW", "NEUTRAL", "HALT", "L6_LOCKDOWN")
+_HEALTH_LEVEL = {"GREEN": 0, "YELLOW": 1, "RED": 2}
+
 _LATENCY_BUCKETS = (
     0.0005,
     0.001,
@@ -36,6 +39,9 @@ _LATENCY_BUCKETS = (
     1.0,
     2.5,
 )
+
+
+ALERT_OUTCOMES = ("sent", "failed", "dropped", "folded", "filtered")
 
 
 class ServiceMetrics:
@@ -81,6 +87,42 @@ class ServiceMetrics:
             ["result"],
             registry=r,
         )
+        self.alerts = Counter(
+            "tradeguard_alerts",
+            "Alerts by outcome: sent, failed and dropped per target; folded and filtered.",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ALERT_OUTCOMES:
+            self.alerts.labels(outcome=outcome)
+
+        self.exchange_reachable = Gauge(
+            "tradeguard_exchange_reachable",
+            "1 while the exchange answers; 0 from a failed or overdue call until a probe answers.",
+            registry=r,
+        )
+        self.exchange_reachable.set(1)
+        self.state = Gauge(
+            "tradeguard_state",
+            "1 for the state the gate decides on now (ALLOW, NEUTRAL, HALT, L6_LOCKDOWN).",
+            ["state"],
+            registry=r,
+        )
+        self.health_status = Gauge(
+            "tradeguard_health_status",
+            "Health now: 0 GREEN, 1 YELLOW, 2 RED (the HEALTH gate's input).",
+            registry=r,
+        )
+
+    def observe_status(self, status: dict[str, Any]) -> None:
+        """Mirror a ``status`` reading (the gate's own sources) into the state gauges."""
+        current = str(status.get("state"))
+        for state in _STATES:
+            self.state.labels(state=state).set(1 if state == current else 0)
+        self.health_status.set(_HEALTH_LEVEL.get(str(status.get("health_status")), 2))
+        exchange = status.get("exchange_reachability")
+        if isinstance(exchange, dict) and "reachable" in exchange:
+            self.exchange_reachable.set(1 if exchange["reachable"] is True else 0)
 
     def record_decision(self, decision: str, reason_code: str, origin: str) -> None:
         """Count one decision."""
@@ -89,6 +131,10 @@ class ServiceMetrics:
     def feed_attempt(self, succeeded: bool, _reason: str) -> None:
         """Count one event feed connection attempt."""
         self.feed_reconnects.labels(result="connected" if succeeded else "failed").inc()
+
+    def alert_outcome(self, outcome: str) -> None:
+        """Count one alert outcome (``ALERT_OUTCOMES``)."""
+        self.alerts.labels(outcome=outcome).inc()
 
     def render(self) -> bytes:
         """Return the exposition text."""

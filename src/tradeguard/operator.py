@@ -28,7 +28,17 @@ from .policy import (
     TradePermissionPolicy,
     format_utc,
 )
-from .ports import LOCKDOWN_STATE, AuditStore, KillSwitchState, is_lockdown
+from .ports import (
+    LOCKDOWN_STATE,
+    Alert,
+    AlertSeverity,
+    AlertSink,
+    AuditStore,
+    KillSwitchState,
+    VerifyReport,
+    is_lockdown,
+    publish_alert,
+)
 
 _log = get_logger("tradeguard.operator")
 
@@ -95,6 +105,7 @@ class StatusProbes:
     clock_drift_ms: Callable[[], float | None] = lambda: None
     feed: Callable[[], dict[str, Any] | None] = lambda: None
     safeguards: Callable[[], dict[str, str]] = dict
+    exchange: Callable[[], dict[str, Any] | None] = lambda: None
 
 
 def _require(operator_id: str, reason: str) -> None:
@@ -131,6 +142,7 @@ class OperatorService:
         builder: ContextBuilderPort,
         health: HealthPort,
         probes: StatusProbes | None = None,
+        alerts: AlertSink | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -141,6 +153,7 @@ class OperatorService:
         self._builder = builder
         self._health = health
         self._probes = probes if probes is not None else StatusProbes()
+        self.alerts = alerts
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -200,6 +213,7 @@ class OperatorService:
             else details.budget.to_dict(),
             "risk": None if details is None or details.risk is None else details.risk.to_dict(),
             "event_feed": self._probes.feed(),
+            "exchange_reachability": self._probes.exchange(),
             "safeguards": self._probes.safeguards(),
             "correlation_id": correlation_id,
             "timestamp_utc": context.timestamp_utc,
@@ -221,6 +235,8 @@ class OperatorService:
     def verify(self) -> dict[str, Any]:
         """Re-compute every chain; return the report as JSON-ready values."""
         report = self._store.verify()
+        if not report.ok:
+            publish_alert(self.alerts, verify_failed_alert(report, new_correlation_id()))
         return {
             "ok": report.ok,
             "rows_checked": report.rows_checked,
@@ -269,6 +285,7 @@ class OperatorService:
             operator_id=operator_id,
             was_latched=before.is_latched,
         )
+        publish_alert(self.alerts, latch_reset_alert(record, before.is_latched))
         return {
             "action": str(record.action),
             "correlation_id": correlation_id,
@@ -278,10 +295,46 @@ class OperatorService:
         }
 
 
+def latch_reset_alert(record: OperatorActionRecord, was_latched: bool) -> Alert:
+    """Return the alert for an operator's latch reset (recorded before it is published)."""
+    return Alert(
+        event="latch_reset",
+        code=ErrorCode.LATCH_RESET.value,
+        severity=AlertSeverity.WARNING,
+        summary=f"HALT latch reset by {record.operator_id}: {record.reason}",
+        correlation_id=record.correlation_id,
+        details={
+            "operator_id": record.operator_id,
+            "reason": record.reason,
+            "was_latched": str(was_latched).lower(),
+        },
+    )
+
+
+def verify_failed_alert(report: VerifyReport, correlation_id: str) -> Alert:
+    """Return the alert for an audit verification that found a break (names the first)."""
+    first = report.breaks[0]
+    return Alert(
+        event="audit_verification_failed",
+        code=first.code,
+        severity=AlertSeverity.CRITICAL,
+        summary=f"audit trail verification failed: {first.table.value} at seq {first.seq} "
+        f"({len(report.breaks)} problem(s))",
+        correlation_id=correlation_id,
+        details={"table": first.table.value, "seq": str(first.seq), "message": first.message},
+    )
+
+
 def _unavailable(message: str, exc: Exception) -> TradeGuardError:
     from .errors import AuditUnavailableError
 
     return AuditUnavailableError(ErrorCode.DATABASE_UNAVAILABLE, f"{message}: {exc!r}")
 
 
-__all__ = ["OperatorService", "StatusProbes", "kill_switch_dict"]
+__all__ = [
+    "OperatorService",
+    "StatusProbes",
+    "kill_switch_dict",
+    "latch_reset_alert",
+    "verify_failed_alert",
+]

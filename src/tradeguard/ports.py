@@ -7,6 +7,7 @@ Every port has a real adapter and an in-memory twin. The policy core's own ports
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -327,9 +328,74 @@ class AuditStore(Protocol):
         ...
 
 
+# --- alerts ----------------------------------------------------------------------------------
+
+
+class AlertSeverity(StrEnum):
+    """How urgent an alert is; ``TRADEGUARD_ALERT_MIN_SEVERITY`` filters below it."""
+
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        """Order of urgency: INFO 0, WARNING 1, CRITICAL 2."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {AlertSeverity.INFO: 0, AlertSeverity.WARNING: 1, AlertSeverity.CRITICAL: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One thing operators must learn about: what happened, its code and where to look.
+
+    ``event`` is a snake_case name (``kill_switch_engaged``), ``code`` the stable code of the
+    condition, ``details`` short key-value context (operator, reason, gate). Alerts with the
+    same ``fold_key`` inside the fold window are folded into one.
+    """
+
+    event: str
+    code: str
+    severity: AlertSeverity
+    summary: str
+    correlation_id: str
+    details: Mapping[str, str] = field(default_factory=dict)
+    condition: str | None = None
+
+    @property
+    def fold_key(self) -> str:
+        """The condition this alert reports (``event:code`` unless given)."""
+        return self.condition if self.condition is not None else f"{self.event}:{self.code}"
+
+
+class AlertSink(Protocol):
+    """Where use cases and adapters publish alerts (the alert dispatcher, a test recorder).
+
+    ``publish`` never blocks on delivery and never raises: it is called right after the audit
+    row of the event is written, sometimes on the signal path.
+    """
+
+    def publish(self, alert: Alert) -> None:
+        """Hand ``alert`` over for delivery."""
+        ...
+
+
+def publish_alert(sink: AlertSink | None, alert: Alert) -> None:
+    """Publish ``alert`` to ``sink`` when there is one; a sink that raises is ignored."""
+    if sink is None:
+        return
+    with suppress(Exception):  # an alert never breaks the action it reports
+        sink.publish(alert)
+
+
 __all__ = [
     "LOCKDOWN_ACTOR",
     "LOCKDOWN_STATE",
+    "Alert",
+    "AlertSeverity",
+    "AlertSink",
     "AuditStore",
     "Balance",
     "ChainBreak",
@@ -348,4 +414,5 @@ __all__ = [
     "Ticker",
     "VerifyReport",
     "is_lockdown",
+    "publish_alert",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,7 +25,14 @@ ENV_PREFIX = "TRADEGUARD_"
 CONFIG_ENV = "TRADEGUARD_CONFIG"
 # Variables that share the prefix but are not settings of the service.
 META_VARIABLES = frozenset(
-    {CONFIG_ENV, "TRADEGUARD_TEST_DATABASE_URL", "TRADEGUARD_REQUIRE_POSTGRES"}
+    {
+        CONFIG_ENV,
+        "TRADEGUARD_TEST_DATABASE_URL",
+        "TRADEGUARD_REQUIRE_POSTGRES",
+        "TRADEGUARD_REQUIRE_BROWSER",
+    }
+    # Read by bots (the freqtrade mixin) and tests beside the service, not by it.
+    | {"TRADEGUARD_URL", "TRADEGUARD_DECIDE_TIMEOUT_SECONDS", "TRADEGUARD_REQUIRE_FREQTRADE"}
 )
 
 
@@ -107,6 +114,25 @@ class Settings(BaseSettings):
         description="Port the service listens on.",
         json_schema_extra=_verify("`curl http://HOST:PORT/healthz`"),
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Worker processes behind the one port (PostgreSQL only: they share the account"
+            " state; SQLite refuses more than one with WORKERS_UNSUPPORTED)."
+        ),
+        json_schema_extra=_verify("`tradeguard run` logs `workers_started` with this count"),
+    )
+    shared_lease_seconds: float = Field(
+        30,
+        gt=0,
+        description=(
+            "On PostgreSQL, how long the orders in flight of a process that died keep holding"
+            " the account's caps before another process frees them."
+        ),
+        json_schema_extra=_verify("`shared_book_owners` rows expire this long after a kill"),
+    )
     policy_enabled: bool = Field(
         True,
         description="The policy gate; false falls back to the legacy confidence rule (warned).",
@@ -185,6 +211,24 @@ class Settings(BaseSettings):
     exchange_request_timeout_seconds: float = Field(
         5, gt=0, description="Timeout of one exchange HTTP request."
     )
+    exchange_probe_interval_seconds: float = Field(
+        0.2,
+        gt=0,
+        description="Liveness probe of the exchange (its server time) while it is reachable.",
+        json_schema_extra=_verify(f"`exchange_reachability.reachable` in {_STATUS_JSON}"),
+    )
+    exchange_probe_timeout_seconds: float = Field(
+        0.4,
+        gt=0,
+        description="An exchange call (probe, order, ticker, ...) in flight longer than this "
+        "marks the exchange unreachable (RED) at once; a probe must answer within it to recover.",
+    )
+    exchange_probe_backoff_max_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest wait between probes while the exchange is unreachable (the wait "
+        "doubles from the probe interval).",
+    )
     max_market_data_age_seconds: float = Field(
         30, gt=0, description="A symbol's newest tick older than this is stale (YELLOW)."
     )
@@ -215,6 +259,14 @@ class Settings(BaseSettings):
         description="Open orders above which risk is CRITICAL; an order that adds risk is "
         "refused (RISK_OPEN_ORDERS) when it would take the orders resting or in flight above it.",
     )
+    permit_ttl_seconds: float = Field(
+        30,
+        gt=0,
+        le=3600,
+        description="Decide API: an ALLOWED intent holds its place under the exposure and "
+        "open-orders caps this long unless the bot reports its order (PERMIT_EXPIRED).",
+        json_schema_extra=_verify("a decide answer's `expires_at` is this far ahead"),
+    )
     paper_partial_fill_ratio: Decimal = Field(
         Decimal(1), gt=0, le=1, description="Paper exchange: fraction of each order filled."
     )
@@ -228,6 +280,33 @@ class Settings(BaseSettings):
         json_schema_extra=_verify("`tradeguard audit checkpoint` prints a signature"),
     )
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    alert_urls: SecretStr | None = Field(
+        None,
+        description="Alert targets: apprise URLs, comma-separated (json://, tgram://, slack://, "
+        "mailto://, ntfy://...); they carry tokens, so only their schemes are ever shown.",
+        json_schema_extra=_verify("`tradeguard alerts test` exits 0 and each target received it"),
+    )
+    alert_min_severity: Literal["INFO", "WARNING", "CRITICAL"] = Field(
+        "INFO", description="Alerts below this severity (INFO, WARNING, CRITICAL) are not sent."
+    )
+    alert_fold_window_seconds: float = Field(
+        60, ge=0, description="Repeats of one alert condition inside this window are folded."
+    )
+    alert_timeout_seconds: float = Field(
+        3, gt=0, le=30, description="Connect and read timeout of one delivery to one alert target."
+    )
+    alert_retry_attempts: int = Field(
+        3, ge=1, le=10, description="Delivery attempts per alert and target (backoff between)."
+    )
+    alert_queue_size: int = Field(
+        256, ge=1, description="Alerts waiting per target; past it new alerts are dropped, counted."
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL operators open (alerts link its /v1/status); http://HOST:PORT "
+        "when unset.",
+        json_schema_extra=_verify("an alert's status link opens"),
+    )
 
     @field_validator("exchange")
     @classmethod

@@ -3,7 +3,9 @@
 Walks every module of ``src/tradeguard`` with ``ast`` and fails when any module other than
 ``execution/executor.py`` calls ``.place_order(`` or ``.cancel_order(`` — except the exchange
 adapters themselves (``tradeguard/exchange/``: the adapters, the DRY_RUN wrapper and the
-simulator, which implement or forward the port).
+simulator, which implement or forward the port) and the bot-side integrations
+(``tradeguard/integrations/``: they wrap the bot's own exchange object, which places orders
+only after the decide API permitted them, and never touch tradeguard's exchange port).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "tradeguard"
 ORDER_METHODS = {"place_order", "cancel_order"}
 EXECUTOR = SRC / "execution" / "executor.py"
 ADAPTERS = SRC / "exchange"
+BOT_SIDE = SRC / "integrations"
 
 
 def order_calls(path: Path) -> list[tuple[int, str]]:
@@ -32,7 +35,7 @@ def order_calls(path: Path) -> list[tuple[int, str]]:
 
 
 def allowed(path: Path) -> bool:
-    return path == EXECUTOR or ADAPTERS in path.parents
+    return path == EXECUTOR or ADAPTERS in path.parents or BOT_SIDE in path.parents
 
 
 def test_no_module_but_the_executor_calls_an_exchange_order_method():

@@ -87,7 +87,13 @@ def test_the_walker_sees_relative_imports():
 
 
 USE_CASES = ("tradeguard.gate", "tradeguard.operator", "tradeguard.execution", "tradeguard.signals")
-ADAPTERS = ("tradeguard.exchange", "tradeguard.feeds", "tradeguard.sources", "tradeguard.audit")
+ADAPTERS = (
+    "tradeguard.exchange",
+    "tradeguard.feeds",
+    "tradeguard.sources",
+    "tradeguard.audit",
+    "tradeguard.alerts",
+)
 
 
 @pytest.mark.parametrize(
@@ -106,3 +112,57 @@ def test_use_cases_depend_on_ports_not_on_adapters(module):
 def test_adapters_do_not_import_use_cases(module):
     for imported in imports_of(MODULES[module]):
         assert not any(within(imported, u) for u in USE_CASES), f"{module} -> {imported}"
+
+
+def _module_of(imported: str) -> str | None:
+    # ``from .pkg import name`` names ``pkg.name``: the module is the longest known prefix.
+    while imported and imported not in MODULES:
+        imported = imported.rpartition(".")[0]
+    return imported or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every module's imports of our own modules, lazy and TYPE_CHECKING ones included."""
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        targets = {_module_of(i) for i in imports_of(path) if within(i, "tradeguard")}
+        graph[name] = {t for t in targets if t is not None and t != name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return the strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_module_imports_itself_through_others():
+    assert import_cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_sees_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import uuid
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
 from ..codes import ErrorCode
 from ..errors import TradeGuardError
-from . import operator_routes, signals
+from . import dashboard, decide_routes, operator_routes, signals
 from .errors import error_body, install_error_handlers
 
 if TYPE_CHECKING:
     from ..bootstrap import Container
 
 
-def _dashboard_html() -> str:
-    return (resources.files("tradeguard.api") / "static" / "dashboard.html").read_text("utf-8")
-
-
 def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
-    """Return whether the database and the policy sources answer now (no writes)."""
+    """Return whether the database and the policy sources answer now (no writes).
+
+    The sources are read through ``status`` (the builder and policy the gate decides with), so
+    the ``state`` shown here is the gate's state now, never a separate, older reading.
+    """
     checks: dict[str, Any] = {}
     ready = True
     try:
@@ -34,16 +32,31 @@ def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
     except TradeGuardError as exc:
         checks["database"] = exc.code
         ready = False
-    context = container.builder.build(str(uuid.uuid4()))
-    failed = [gate.value for gate in context.incomplete_sources]
+    try:
+        status = container.operator.status()
+    except TradeGuardError as exc:  # no context at all: not ready, and HALT
+        checks["sources"] = {"incomplete": ["ALL"], "code": exc.code}
+        checks["state"] = "HALT"
+        return False, checks
+    failed = list(status["incomplete_sources"])
     checks["sources"] = "OK" if not failed else {"incomplete": failed}
+    checks["state"] = status["state"]
+    checks["health_status"] = status["health_status"]
     # Shown, not counted: an unreadable account makes the decision NEUTRAL, and exits must
     # still reach a service that a load balancer would stop routing to when not ready.
-    report = container.health.last_report
-    for result in () if report is None else report.results:
-        if result.name == "exchange_account":
-            checks["exchange_account"] = {"status": result.status.value, "code": result.code}
+    for check in status["health_checks"]:
+        if check["name"] == "exchange_account":
+            checks["exchange_account"] = {"status": check["status"], "code": check["code"]}
     return ready and not failed, checks
+
+
+def _scrape(container: Container) -> bytes:
+    # The state gauges are read from ``status`` at scrape time: the gate's sources, now.
+    try:
+        container.metrics.observe_status(container.operator.status())
+    except TradeGuardError:
+        container.metrics.observe_status({"state": "HALT", "health_status": "RED"})
+    return container.metrics.render()
 
 
 def create_app(container: Container) -> FastAPI:
@@ -59,7 +72,7 @@ def create_app(container: Container) -> FastAPI:
     signal_router, webhook = signals.build_router(container)
     app.include_router(signal_router)
     app.include_router(operator_routes.build_router(container))
-    page = _dashboard_html()
+    app.include_router(decide_routes.build_router(container))
 
     @app.get("/healthz", tags=["probes"], summary="Alive")
     async def healthz() -> dict[str, str]:
@@ -75,12 +88,10 @@ def create_app(container: Container) -> FastAPI:
 
     @app.get("/metrics", tags=["probes"], summary="Prometheus metrics")
     async def metrics() -> Response:
-        return Response(container.metrics.render(), media_type=container.metrics.content_type)
+        body = await run_in_threadpool(_scrape, container)
+        return Response(body, media_type=container.metrics.content_type)
 
-    @app.get("/", include_in_schema=False)
-    async def dashboard() -> HTMLResponse:
-        return HTMLResponse(page)
-
+    app.include_router(dashboard.build_router())
     app.add_middleware(signals.WebhookFastPath, webhook=webhook)
     return app
 

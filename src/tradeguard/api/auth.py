@@ -21,7 +21,6 @@ is wrong without echoing secrets.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 from collections.abc import Mapping
@@ -31,19 +30,16 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..codes import ErrorCode
+from ..signing import (
+    PASSPHRASE_FIELD,
+    SIGNATURE_HEADER,
+    SIGNATURE_PREFIX,
+    TIMESTAMP_HEADER,
+    sign_body,
+)
 from .errors import ApiError
 
-SIGNATURE_HEADER = "X-TradeGuard-Signature"
-TIMESTAMP_HEADER = "X-TradeGuard-Timestamp"
-SIGNATURE_PREFIX = "sha256="
 TIMESTAMP_TOLERANCE_SECONDS = 300
-PASSPHRASE_FIELD = "passphrase"
-
-
-def sign_body(secret: str, body: bytes) -> str:
-    """Return the ``X-TradeGuard-Signature`` value for ``body``."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return SIGNATURE_PREFIX + digest
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -1,5 +1,7 @@
 """Operator endpoints (bearer token): status, kill switch, latch reset, decisions, audit verify.
 
+``/v1/decisions/counts`` (signals decided and refused per minute) feeds the dashboard's chart.
+
 All of ``/v1/status``, ``/v1/decisions`` and ``/v1/audit/verify`` need the token too: status
 reveals positions of the safety system, and the dashboard asks the operator for the token.
 Without a configured token every one of them answers 403 ``OPERATOR_API_DISABLED``.
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..activity import MAX_MINUTES, DecisionActivity
 from ..codes import ErrorCode
 from .auth import check_bearer
 from .errors import ApiError
@@ -104,6 +107,23 @@ def build_router(container: Container) -> APIRouter:
     ) -> dict[str, Any]:
         rows = operator.decisions(_parse_since(since), limit)
         return {"decisions": rows, "count": len(rows)}
+
+    activity = DecisionActivity(container.audit_store, container.clock)
+
+    @router.get(
+        "/decisions/counts",
+        summary="Signals decided and refused per minute (the dashboard's chart)",
+        description=(
+            "One entry per UTC minute, oldest first, the current minute last: `decisions` "
+            "(signals the gate answered; repeats of a signal_id are not counted), `refused`, "
+            "`accepted` and `by_decision`. Read from `signal_audit`. Minutes a capped scan "
+            "could not reach are `null` and `truncated` is true."
+        ),
+    )
+    def decision_counts(
+        minutes: Annotated[int, Query(ge=1, le=MAX_MINUTES, description="How many minutes")] = 60,
+    ) -> dict[str, Any]:
+        return activity.per_minute(minutes)
 
     @router.get("/audit/verify", summary="Re-compute every hash chain")
     def audit_verify() -> dict[str, Any]:

@@ -83,6 +83,9 @@ _SIGNAL_BODY_SCHEMA: dict[str, Any] = {
     },
 }
 
+SIGNAL_BODY_SCHEMA = _SIGNAL_BODY_SCHEMA
+"""The signal body's JSON schema (the decide API takes the same body)."""
+
 
 class ClientGoneError(Exception):
     """The client disconnected before its body arrived; nothing is decided, nothing answered."""
@@ -140,9 +143,14 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _authenticated_payload(
+def authenticated_payload(
     container: Container, header: Callable[[str], str | None], body: bytes
 ) -> dict[str, Any]:
+    """Return the JSON body once authenticated as a signal is (signature or passphrase).
+
+    Raises:
+        ApiError: 401 AUTH_INVALID, or 422 INPUT_INVALID_JSON for a signed body.
+    """
     settings = container.settings
     now = container.clock.now()
     signature = header(SIGNATURE_HEADER)
@@ -195,7 +203,7 @@ class SignalWebhook:
         metrics = self._metrics
         try:
             body = await read_body()
-            payload = _authenticated_payload(self._container, header, body)
+            payload = authenticated_payload(self._container, header, body)
             signal = parse_signal(payload)
             result = await self._batcher.submit(signal)
         except ApiError as exc:
@@ -320,9 +328,11 @@ __all__ = [
     "MAX_BODY_BYTES",
     "PAPER_GATE_WORKERS",
     "PAPER_MAX_BATCH",
+    "SIGNAL_BODY_SCHEMA",
     "ClientGoneError",
     "SignalWebhook",
     "WebhookFastPath",
+    "authenticated_payload",
     "build_router",
     "read_limited",
     "receive_limited",

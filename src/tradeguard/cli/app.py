@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from ..runbook.commands import CommandNode
 from . import (
+    alerts,
     audit,
     db,
+    decide,
     evaluate,
     exchange_sim,
     preflight,
@@ -30,9 +33,15 @@ def _root() -> None:
     """Pre-trade permission layer: ALLOW / NEUTRAL / HALT with a tamper-evident audit trail."""
 
 
-for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim):
+for group in (evaluate, service, audit, db, time_check, scenarios, runbook, exchange_sim, alerts):
     group.register(app)
+decide.register(app)
 preflight.register(app)
+
+
+def root_command() -> CommandNode:
+    """Return the click tree of the ``tradeguard`` CLI (what the runbook is proven against)."""
+    return typer.main.get_command(app)
 
 
 def main() -> None:

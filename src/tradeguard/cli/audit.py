@@ -107,7 +107,26 @@ def verify(
         )
     _print_report(report, as_json)
     if not report.ok:
+        if file is None:
+            _alert_broken_trail(report)
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _alert_broken_trail(report: VerifyReport) -> None:
+    # The database's trail is broken: tell the operators (an export is offline evidence).
+    from ..errors import TradeGuardError
+    from ..ids import new_correlation_id
+    from ..operator import verify_failed_alert
+    from ..ports import publish_alert
+    from ..settings import load_settings
+    from .alerts import command_alerts
+
+    try:
+        settings = load_settings()
+    except TradeGuardError:
+        return
+    with command_alerts(settings) as alerts:
+        publish_alert(alerts, verify_failed_alert(report, new_correlation_id()))
 
 
 @audit_app.command("checkpoint")

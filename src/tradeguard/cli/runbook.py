@@ -18,6 +18,7 @@ runbook_app = typer.Typer(help="The generated LIVE trading runbook.", no_args_is
 @runbook_app.command("generate")
 @handled
 def generate(
+    ctx: typer.Context,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
     ] = None,
@@ -25,7 +26,8 @@ def generate(
     """Generate the runbook from the running code; refuse if it names a missing command."""
     from ..runbook import generate_runbook
 
-    text = generate_runbook()
+    # The tree of the CLI this command runs in: passed in, not imported (no import circle).
+    text = generate_runbook(ctx.find_root().command)
     if out is None:
         sys.stdout.write(text)
         return

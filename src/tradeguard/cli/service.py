@@ -28,6 +28,7 @@ from ..codes import ErrorCode
 from ..errors import ConfigurationError, DependencyUnavailableError, InvalidInputError
 from ..ids import new_correlation_id
 from ..settings import Settings, load_settings
+from .alerts import command_alerts
 from .common import EXIT_CHECK_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, handled, print_json
 from .status_view import render_status
 
@@ -90,26 +91,41 @@ def _banner(settings: Settings, host: str, port: int, generated: dict[str, str])
 def run(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (PostgreSQL only; default TRADEGUARD_WORKERS)."),
+    ] = None,
 ) -> None:
     """Run the service: webhook, operator API, dashboard, metrics, background checks."""
     import uvicorn
 
     from ..api import create_app
-    from ..background import start_background
     from ..bootstrap import build_container
     from ..logging import configure_logging, get_logger
+    from .workers import check_workers, run_workers, start_service_background
 
     settings, generated = _local_run_settings(load_settings())
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": max(1, workers)})
+    check_workers(settings, settings.workers)
     configure_logging(settings.log_level, cache=True)
     log = get_logger("tradeguard.run")
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    if settings.workers > 1:
+
+        def banner(bound: int) -> None:
+            sys.stderr.write(_banner(settings, bind_host, bound, generated) + "\n")
+            sys.stderr.flush()
+
+        run_workers(settings, bind_host, bind_port, generated, banner)
+        return
     container = build_container(settings)
     for warning in container.warnings:
         log.warning("live_safeguard_not_configured", code=ErrorCode.NOT_CONFIGURED, detail=warning)
-    bind_host = host or settings.host
-    bind_port = settings.port if port is None else port
     try:
         _preflight_before_signals(container, log)
-        background = start_background(container)
+        background = start_service_background(container)
     except BaseException:
         container.close()
         raise
@@ -210,17 +226,18 @@ def kill(
     _require_text(operator, reason)
     settings = load_settings()
     _quiet_logs()
-    store = open_audit_store(settings.database_url)
-    try:
-        breaker = CircuitBreaker(store.kill_switch_store(), SystemClock())
-        correlation_id = new_correlation_id()
-        if state == "on":
-            record = breaker.engage(operator, reason, correlation_id)
-        else:
-            record = breaker.release(operator, reason, correlation_id)
-        current = breaker.state()
-    finally:
-        store.close()
+    with command_alerts(settings) as alerts:
+        store = open_audit_store(settings.database_url)
+        try:
+            breaker = CircuitBreaker(store.kill_switch_store(), SystemClock(), alerts=alerts)
+            correlation_id = new_correlation_id()
+            if state == "on":
+                record = breaker.engage(operator, reason, correlation_id)
+            else:
+                record = breaker.release(operator, reason, correlation_id)
+            current = breaker.state()
+        finally:
+            store.close()
     print_json(
         {
             "action": str(record.action),
@@ -240,25 +257,29 @@ def latch_reset(
     """Reset the HALT latch in the database (recorded before it clears)."""
     from .. import open_audit_store
     from ..clock import SystemClock
+    from ..operator import latch_reset_alert
     from ..policy import TradePermissionPolicy
+    from ..ports import publish_alert
 
     _require_text(operator, reason)
     settings = load_settings()
     _quiet_logs()
-    store = open_audit_store(settings.database_url)
-    try:
-        latch_store = store.latch_store()
-        before = latch_store.load()
-        policy = TradePermissionPolicy(
-            settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
-        )
-        correlation_id = new_correlation_id()
-        record = policy.reset_policy_latch(
-            correlation_id, operator, reason, record_action=store.record_operator_action
-        )
-        after = latch_store.load()
-    finally:
-        store.close()
+    with command_alerts(settings) as alerts:
+        store = open_audit_store(settings.database_url)
+        try:
+            latch_store = store.latch_store()
+            before = latch_store.load()
+            policy = TradePermissionPolicy(
+                settings.latch_reset_window_seconds, clock=SystemClock(), latch_store=latch_store
+            )
+            correlation_id = new_correlation_id()
+            record = policy.reset_policy_latch(
+                correlation_id, operator, reason, record_action=store.record_operator_action
+            )
+            after = latch_store.load()
+        finally:
+            store.close()
+        publish_alert(alerts, latch_reset_alert(record, before.is_latched))
     print_json(
         {
             "action": str(record.action),
@@ -306,6 +327,25 @@ def signal_send(
     signal_id: Annotated[str | None, typer.Option(help="Idempotency key (generated).")] = None,
 ) -> None:
     """Sign a signal with TRADEGUARD_WEBHOOK_SECRET, send it, print the answer."""
+    extra = {
+        "order_type": order_type,
+        "price": price,
+        "ai_confidence": ai_confidence,
+        "signal_id": signal_id,
+    }
+    status_code, answer = send_signed(url, _signal_body(symbol, side, intent, quantity, extra))
+    code = _exit_code(status_code, answer)
+    if code:
+        raise typer.Exit(code)
+
+
+def send_signed(url: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Sign ``payload`` with TRADEGUARD_WEBHOOK_SECRET, POST it, print and return the answer.
+
+    Raises:
+        ConfigurationError: no webhook secret is set.
+        DependencyUnavailableError: the service is unreachable (SERVICE_UNREACHABLE).
+    """
     from ..api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
 
     settings = load_settings()
@@ -316,13 +356,7 @@ def signal_send(
             "TRADEGUARD_WEBHOOK_SECRET is not set",
             hint="export the webhook secret the service printed at start",
         )
-    extra = {
-        "order_type": order_type,
-        "price": price,
-        "ai_confidence": ai_confidence,
-        "signal_id": signal_id,
-    }
-    body = json.dumps(_signal_body(symbol, side, intent, quantity, extra)).encode()
+    body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign_body(settings.webhook_secret.get_secret_value(), body),
@@ -341,9 +375,7 @@ def signal_send(
     except ValueError:
         answer = {"code": "INPUT_INVALID_JSON", "message": response.text[:200]}
     print_json({"http_status": response.status_code, **answer})
-    code = _exit_code(response.status_code, answer if isinstance(answer, dict) else {})
-    if code:
-        raise typer.Exit(code)
+    return response.status_code, answer if isinstance(answer, dict) else {}
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from .market import SimulatedMarket, split_symbol
 from .matching import RemainderPolicy
 from .monitored import MonitoredExchange
 from .paper import PaperExchange
+from .reachability import ExchangeProber, ExchangeReachability, ReachabilitySnapshot
 from .valr import DEFAULT_BASE_URL, ValrExchange, sign_request
 
 _log = get_logger(__name__)
@@ -102,8 +103,11 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "CcxtExchange",
     "DryRunExchange",
+    "ExchangeProber",
+    "ExchangeReachability",
     "MonitoredExchange",
     "PaperExchange",
+    "ReachabilitySnapshot",
     "RemainderPolicy",
     "SimulatedMarket",
     "ValrExchange",

@@ -40,15 +40,17 @@ def build_execution(
     max_open_orders: int | None = None,
     permit_ttl_seconds: float = 5.0,
     reconcile_poll_seconds: float = 0.02,
+    positions: PositionBook | None = None,
 ) -> ExecutionStack:
     """Wire an authority, a position book, a reconciler and an executor around ``exchange``.
 
     The position book counts the executor's resting orders as its open orders, and refuses
     orders that could take gross exposure above ``max_gross_exposure`` or the open orders above
-    ``max_open_orders`` (None: no such cap).
+    ``max_open_orders`` (None: no such cap). A ``positions`` book given (the book shared on
+    PostgreSQL) is used instead of a new in-memory one; it carries its own caps.
     """
     authority = PermitAuthority(clock, ttl_seconds=permit_ttl_seconds)
-    positions = PositionBook(
+    positions = positions or PositionBook(
         clock,
         starting_equity=starting_equity,
         price_lookup=price_lookup,

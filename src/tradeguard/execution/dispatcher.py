@@ -15,17 +15,14 @@ so the orders of concurrent signals go out concurrently.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from ..codes import ErrorCode
 from ..logging import get_logger
 from ..signals import Signal, parse_signal
 from .combining import Combiner
 from .results import SignalResult
-
-if TYPE_CHECKING:
-    from ..gate import Gate
 
 _log = get_logger("tradeguard.gate")
 
@@ -37,6 +34,29 @@ MAX_BATCH = 32
 """Most signals in one combined batch."""
 
 
+class SignalGate(Protocol):
+    """What the dispatcher needs from the gate (``tradeguard.gate.Gate`` is one).
+
+    Defined here, on the side that needs it, so the gate can import the dispatcher without
+    the dispatcher importing the gate back.
+    """
+
+    @property
+    def batches_orders(self) -> bool:
+        """True when concurrent signals are best decided together by ``submit_many``."""
+        ...
+
+    def submit(self, signal: Signal | Mapping[str, Any]) -> SignalResult:
+        """Decide one signal."""
+        ...
+
+    def submit_many(
+        self, signals: Sequence[Signal | Mapping[str, Any]]
+    ) -> list[SignalResult | Exception]:
+        """Decide several signals together."""
+        ...
+
+
 class SignalDispatcher:
     """The integration point of existing bots: the gate decides, handlers are told.
 
@@ -45,7 +65,7 @@ class SignalDispatcher:
     ``HANDLER_FAILED`` and never changes the decision.
     """
 
-    def __init__(self, gate: Gate, *, combine: bool | None = None) -> None:
+    def __init__(self, gate: SignalGate, *, combine: bool | None = None) -> None:
         """Wrap ``gate``; ``combine`` forces batching on or off (default: its batches_orders)."""
         self._gate = gate
         self._handlers: list[Handler] = []
@@ -88,4 +108,4 @@ class SignalDispatcher:
                 )
 
 
-__all__ = ["Handler", "SignalDispatcher"]
+__all__ = ["Handler", "SignalDispatcher", "SignalGate"]

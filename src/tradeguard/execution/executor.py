@@ -251,17 +251,21 @@ class Executor:
         permit, reservation, state = sent.permit, sent.reservation, sent.state
         if state is None:
             return sent.report or ExecutionReport(permit.correlation_id, SignalOutcome.ERROR)
+        # An order with nothing left to reconcile is resolved: its fill and the release of
+        # its reservation are one step (one transaction on a shared book).
+        resolved = not needs_reconciliation(state)
         self._positions.apply_fill(
             permit.symbol,
             permit.side,
             state.filled_quantity,
             state.average_price,
             reservation=reservation,
+            release=resolved,
         )
         if not state.status.is_terminal:
             with self._lock:
                 self._resting[state.order_id] = (permit.symbol, permit.correlation_id)
-        if not self._reconcile(permit, state, reservation):
+        if not resolved and not self._reconcile(permit, state, reservation):
             self._positions.release(reservation)
         return ExecutionReport(
             permit.correlation_id, _outcome_of(state), OrderSummary.from_state(state)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -76,6 +77,27 @@ class _Book:
         )
 
 
+class BookState:
+    """What the checks read and change: every symbol's book and every live reservation.
+
+    The in-memory book keeps one for the life of the process; a shared book (see
+    :mod:`tradeguard.execution.shared_book`) loads one from the database inside a locked
+    transaction and writes back what changed. The checks run over it the same way in both.
+    """
+
+    __slots__ = ("books", "day", "realised_total", "reservations")
+
+    def __init__(self, day: date) -> None:
+        self.books: dict[str, _Book] = {}
+        self.reservations: dict[str, tuple[str, Side, Decimal]] = {}
+        self.realised_total = ZERO
+        self.day = day
+
+    def book(self, symbol: str) -> _Book:
+        """Return the book of ``symbol``, adding an empty one."""
+        return self.books.setdefault(symbol, _Book())
+
+
 def _signed(side: Side, quantity: Decimal) -> Decimal:
     return quantity if side is Side.BUY else -quantity
 
@@ -107,40 +129,53 @@ class PositionBook:
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._books: dict[str, _Book] = {}
-        self._reservations: dict[str, tuple[str, Side, Decimal]] = {}
+        self._state = BookState(clock.now().date())
         self._numbers = itertools.count(1)
+        self._reservation_prefix = "r"
         self._starting_equity = starting_equity
-        self._realised_total = ZERO
         self._peak = starting_equity
-        self._day: date = clock.now().date()
         self.price_lookup = price_lookup
         self.open_orders = open_orders
         self.max_gross_exposure = max_gross_exposure
         self.max_open_orders = max_open_orders
 
+    @contextmanager
+    def _transaction(self) -> Iterator[BookState]:
+        # The one seam around every read and change of the state: here the process lock and
+        # the process's state; a shared book overrides it with a locked database transaction.
+        with self._lock:
+            yield self._state
+
+    def close(self) -> None:
+        """Release what the book holds outside the process (nothing, in memory)."""
+
+    def _reading(self) -> AbstractContextManager[BookState]:
+        # Reads that change nothing go through here; a shared book serves them without
+        # taking the account's write lock.
+        return self._transaction()
+
     # --- reading ---------------------------------------------------------------------------
 
     def position(self, symbol: str) -> Decimal:
         """Return the signed position of ``symbol`` (0 when flat or unknown)."""
-        with self._lock:
-            book = self._books.get(symbol)
+        with self._reading() as state:
+            book = state.books.get(symbol)
             return ZERO if book is None else book.quantity
 
     def positions(self) -> dict[str, Position]:
         """Return every non-flat position."""
-        with self._lock:
-            self._roll_day()
+        with self._reading() as state:
+            self._roll_day(state)
             return {
                 symbol: Position(symbol, b.quantity, b.average_entry, b.realised_today)
-                for symbol, b in self._books.items()
+                for symbol, b in state.books.items()
                 if b.quantity != ZERO
             }
 
     def reserved(self, symbol: str) -> tuple[Decimal, Decimal]:
         """Return the (buy, sell) quantities of ``symbol`` in flight."""
-        with self._lock:
-            book = self._books.get(symbol)
+        with self._reading() as state:
+            book = state.books.get(symbol)
             return (ZERO, ZERO) if book is None else (book.inflight_buy, book.inflight_sell)
 
     # --- check and reserve -----------------------------------------------------------------
@@ -165,8 +200,8 @@ class PositionBook:
         prices = self._prices(symbol) if limit is not None else {}
         resting = self._resting_or_none() if self.max_open_orders is not None else 0
         extra = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
-        with self._lock:
-            book = self._books.setdefault(symbol, _Book())
+        with self._transaction() as state:
+            book = state.books.setdefault(symbol, _Book())
             worst = (
                 book.quantity - book.inflight_sell
                 if side is Side.SELL
@@ -176,12 +211,17 @@ class PositionBook:
             if not result.permitted:
                 return result, None
             adds_risk = book.worst_size(*extra) > book.worst_size()
-            if adds_risk and limit is not None and self._over_limit(symbol, extra, limit, prices):
+            if (
+                adds_risk
+                and limit is not None
+                and self._over_limit(state, symbol, extra, limit, prices)
+            ):
                 return EXPOSURE_REFUSED, None
-            if adds_risk and self._too_many_orders(resting):
+            if adds_risk and self._too_many_orders(state, resting):
                 return OPEN_ORDERS_REFUSED, None
-            reservation = Reservation(f"r{next(self._numbers)}", symbol, side, quantity)
-            self._reservations[reservation.reservation_id] = (symbol, side, quantity)
+            reservation_id = f"{self._reservation_prefix}{next(self._numbers)}"
+            reservation = Reservation(reservation_id, symbol, side, quantity)
+            state.reservations[reservation_id] = (symbol, side, quantity)
             self._hold(book, side, quantity)
             return result, reservation
 
@@ -191,8 +231,7 @@ class PositionBook:
         lookup = self.price_lookup
         if lookup is None:
             return {}
-        with self._lock:
-            symbols = [s for s, b in self._books.items() if b.worst_size() != ZERO]
+        symbols = self._exposed_symbols()
         prices: dict[str, Decimal] = {}
         for name in {*symbols, symbol}:
             try:
@@ -211,6 +250,7 @@ class PositionBook:
 
     def _over_limit(
         self,
+        state: BookState,
         symbol: str,
         extra: tuple[Decimal, Decimal],
         limit: Decimal,
@@ -220,7 +260,7 @@ class PositionBook:
         # sell quantities it adds on ``symbol``) above the limit. Only called for an order
         # that adds risk, so "with" is above "without" and only the limit is left to check.
         after = ZERO
-        for name, book in self._books.items():
+        for name, book in state.books.items():
             size = book.worst_size(*extra) if name == symbol else book.worst_size()
             if size == ZERO:
                 continue
@@ -229,6 +269,11 @@ class PositionBook:
                 return True
             after += size * price
         return after > limit
+
+    def _exposed_symbols(self) -> list[str]:
+        # The symbols whose exposure the check may need a price for.
+        with self._reading() as state:
+            return [s for s, b in state.books.items() if b.worst_size() != ZERO]
 
     def _resting(self) -> int:
         return self.open_orders() if self.open_orders is not None else 0
@@ -242,7 +287,7 @@ class PositionBook:
             )
             return None
 
-    def _too_many_orders(self, resting: int | None) -> bool:
+    def _too_many_orders(self, state: BookState, resting: int | None) -> bool:
         # Under the lock. A resting order of this process keeps its reservation until it is
         # terminal, so the live reservations count it too: the larger count is the open one.
         cap = self.max_open_orders
@@ -250,7 +295,7 @@ class PositionBook:
             return False
         if resting is None:
             return True
-        return max(resting, len(self._reservations)) + 1 > cap
+        return max(resting, len(state.reservations)) + 1 > cap
 
     def hold_resting(self, order_id: str, symbol: str, side: Side, quantity: Decimal) -> None:
         """Count an order found resting on the exchange at start as an order in flight.
@@ -261,11 +306,13 @@ class PositionBook:
         if quantity <= ZERO:
             return
         key = f"resting:{order_id}"
-        with self._lock:
-            if key in self._reservations:
+        # Through the state seam: a shared book keeps it in the database, so every process
+        # that adopts the same resting order holds it once.
+        with self._transaction() as state:
+            if key in state.reservations:
                 return
-            self._reservations[key] = (symbol, side, quantity)
-            self._hold(self._books.setdefault(symbol, _Book()), side, quantity)
+            state.reservations[key] = (symbol, side, quantity)
+            self._hold(state.book(symbol), side, quantity)
 
     def release_resting(self, order_id: str) -> None:
         """Stop counting a resting order held by :meth:`hold_resting` (idempotent)."""
@@ -275,11 +322,11 @@ class PositionBook:
         """Drop what remains of ``reservation`` (idempotent)."""
         if reservation is None:
             return
-        with self._lock:
-            held = self._reservations.pop(reservation.reservation_id, None)
+        with self._transaction() as state:
+            held = state.reservations.pop(reservation.reservation_id, None)
             if held is not None:
                 symbol, side, remaining = held
-                self._hold(self._books[symbol], side, -remaining)
+                self._hold(state.books.setdefault(symbol, _Book()), side, -remaining)
 
     @staticmethod
     def _hold(book: _Book, side: Side, quantity: Decimal) -> None:
@@ -298,27 +345,38 @@ class PositionBook:
         price: Decimal | None,
         *,
         reservation: Reservation | None = None,
+        release: bool = False,
     ) -> None:
-        """Apply a fill and take its quantity off ``reservation`` in the same step."""
+        """Apply a fill and take its quantity off ``reservation`` in the same step.
+
+        With ``release``, what remains of ``reservation`` is dropped in that step too (the
+        order is resolved): one step instead of a fill and a release.
+        """
         if quantity <= ZERO:
+            if release:
+                self.release(reservation)
             return
-        with self._lock:
-            self._roll_day()
-            book = self._books.setdefault(symbol, _Book())
+        with self._transaction() as state:
+            self._roll_day(state)
+            book = state.books.setdefault(symbol, _Book())
             if reservation is not None:
-                held = self._reservations.get(reservation.reservation_id)
+                held = state.reservations.get(reservation.reservation_id)
                 if held is not None:
                     used = min(held[2], quantity)
-                    self._reservations[reservation.reservation_id] = (
+                    state.reservations[reservation.reservation_id] = (
                         held[0],
                         held[1],
                         held[2] - used,
                     )
                     self._hold(book, side, -used)
             fill_price = price if price is not None else (book.average_entry or ZERO)
-            self._trade(book, _signed(side, quantity), fill_price)
+            self._trade(state, book, _signed(side, quantity), fill_price)
+            if release and reservation is not None:
+                held = state.reservations.pop(reservation.reservation_id, None)
+                if held is not None:
+                    self._hold(state.book(held[0]), held[1], -held[2])
 
-    def _trade(self, book: _Book, signed: Decimal, price: Decimal) -> None:
+    def _trade(self, state: BookState, book: _Book, signed: Decimal, price: Decimal) -> None:
         current = book.quantity
         if current == ZERO or (current > ZERO) == (signed > ZERO):
             size = abs(current) + abs(signed)
@@ -330,18 +388,18 @@ class PositionBook:
         entry = book.average_entry if book.average_entry is not None else price
         pnl = closed * (price - entry) * (1 if current > ZERO else -1)
         book.realised_today += pnl
-        self._realised_total += pnl
+        state.realised_total += pnl
         book.quantity = current + signed
         if book.quantity == ZERO:
             book.average_entry = None
         elif (book.quantity > ZERO) != (current > ZERO):
             book.average_entry = price  # flipped: the rest opened at this price
 
-    def _roll_day(self) -> None:
+    def _roll_day(self, state: BookState) -> None:
         today = self._clock.now().date()
-        if today != self._day:
-            self._day = today
-            for book in self._books.values():
+        if today != state.day:
+            state.day = today
+            for book in state.books.values():
                 book.realised_today = ZERO
 
     # --- PortfolioProvider -----------------------------------------------------------------
@@ -352,11 +410,11 @@ class PositionBook:
         Raises whatever ``price_lookup`` raises; the context builder turns that into
         CRITICAL risk (fail closed).
         """
-        with self._lock:
-            self._roll_day()
-            held = [(s, b.quantity, b.average_entry) for s, b in self._books.items()]
-            realised_today = sum((b.realised_today for b in self._books.values()), ZERO)
-            realised_total = self._realised_total
+        with self._reading() as state:
+            self._roll_day(state)
+            held = [(s, b.quantity, b.average_entry) for s, b in state.books.items()]
+            realised_today = sum((b.realised_today for b in state.books.values()), ZERO)
+            realised_total = state.realised_total
         unrealised = ZERO
         exposure = ZERO
         for symbol, quantity, entry in held:
@@ -385,4 +443,4 @@ class PositionBook:
         return entry if entry is not None else ZERO
 
 
-__all__ = ["Position", "PositionBook", "Reservation"]
+__all__ = ["BookState", "Position", "PositionBook", "Reservation"]

@@ -22,7 +22,17 @@ from ..codes import ErrorCode
 from ..errors import TradeGuardError
 from ..logging import get_logger
 from ..policy import Clock, Side
-from ..ports import AuditStore, ExchangeClient, OrderState, OrderStatus, OrderType
+from ..ports import (
+    Alert,
+    AlertSeverity,
+    AlertSink,
+    AuditStore,
+    ExchangeClient,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    publish_alert,
+)
 from .positions import PositionBook, Reservation
 
 _log = get_logger("tradeguard.reconciliation")
@@ -63,6 +73,19 @@ def needs_reconciliation(state: OrderState) -> bool:
     )
 
 
+def _mismatch_alert(job: ReconciliationJob, state: OrderState) -> Alert:
+    return Alert(
+        event="reconciliation_mismatch",
+        code=ErrorCode.PARTIAL_FILL_DISCREPANCY.value,
+        severity=AlertSeverity.WARNING,
+        summary=f"{job.symbol} order {job.order_id} filled {state.filled_quantity} of "
+        f"{state.requested_quantity} ({state.status.value}); reconciling, gate NEUTRAL meanwhile",
+        correlation_id=job.correlation_id,
+        details={"symbol": job.symbol, "order_id": job.order_id, "status": state.status.value},
+        condition=f"reconciliation_mismatch:{job.symbol}",
+    )
+
+
 class ReconciliationTracker:
     """Runs reconciliation jobs in background threads and reports whether any is pending."""
 
@@ -90,6 +113,8 @@ class ReconciliationTracker:
         self._jobs: dict[str, ReconciliationJob] = {}
         self._stop = threading.Event()
         self._listeners: list[Callable[[], None]] = []
+        self.alerts: AlertSink | None = None
+        """Told of every discrepancy once the order's events are recorded (composition root)."""
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` right after a reconciliation starts and after one completes.
@@ -146,6 +171,7 @@ class ReconciliationTracker:
             filled=str(state.filled_quantity),
             status=state.status.value,
         )
+        publish_alert(self.alerts, _mismatch_alert(job, state))
         with self._lock:
             self._jobs[job.order_id] = job
         self._changed()

@@ -119,6 +119,8 @@ class EventFeedClient:
         random: ``() -> float`` in [0, 1); full jitter.
         sleep: ``(seconds, stop_event) -> None``; waits unless stopped.
         connect_timeout_seconds: Connect (and first byte) timeout of one attempt.
+        on_connection_change: Called with the new ``connected`` value the moment it changes
+            (the stream turns live, or a live stream ends), so health follows at once.
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class EventFeedClient:
         random: Callable[[], float] = _random.random,
         sleep: Callable[[float, threading.Event], object] | None = None,
         connect_timeout_seconds: float = 5.0,
+        on_connection_change: Callable[[bool], object] | None = None,
     ) -> None:
         self.url = url
         self._on_event = on_event
@@ -156,11 +159,13 @@ class EventFeedClient:
         self.consecutive_failures = 0
         self.total_failures = 0
         self.lockdowns = 0
+        self._on_connection_change = on_connection_change
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the feed in a daemon thread."""
+        """Run the feed in a daemon thread (again after :meth:`stop`)."""
+        self._stop.clear()
         self._thread = threading.Thread(target=self.run, name="event-feed", daemon=True)
         self._thread.start()
 
@@ -196,9 +201,11 @@ class EventFeedClient:
             self._failed(failure.reason)
             return False
         finally:
-            self.connected = False
+            was_connected, self.connected = self.connected, False
             with self._lock:
                 self._response = None
+            if was_connected:
+                self._connection_changed(False)
         return True
 
     def next_delay(self) -> float:
@@ -255,6 +262,7 @@ class EventFeedClient:
         failures, self.consecutive_failures = self.consecutive_failures, 0
         # Count reset before ``connected`` flips, so no reader sees connected with old failures.
         self.connected = True
+        self._connection_changed(True)
         if failures:
             _log.info("event_feed_reconnected", failures=failures, url=self.url)
         if self._on_attempt is not None:
@@ -278,6 +286,14 @@ class EventFeedClient:
             self.lockdowns += 1
             if self._on_exhausted is not None:
                 self._on_exhausted(failures)
+
+    def _connection_changed(self, connected: bool) -> None:
+        if self._on_connection_change is None:
+            return
+        try:
+            self._on_connection_change(connected)
+        except Exception as exc:  # a listener must not break the feed; it is logged
+            _log.error("event_feed_listener_failed", code=ErrorCode.HANDLER_FAILED, error=str(exc))
 
     def _deliver(self, event: FeedEvent) -> None:
         if self._on_event is None:

@@ -12,7 +12,7 @@ from .commands import (
     validate_argv,
     validate_markdown,
 )
-from .generator import TEMPLATE_PATH, generate_runbook, root_command
+from .generator import TEMPLATE_PATH, generate_runbook
 
 __all__ = [
     "TEMPLATE_PATH",
@@ -23,7 +23,6 @@ __all__ = [
     "extract_blocks",
     "find_commands",
     "generate_runbook",
-    "root_command",
     "validate_argv",
     "validate_markdown",
 ]

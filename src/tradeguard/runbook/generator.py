@@ -21,15 +21,6 @@ _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _VARIABLE = re.compile(re.escape(ENV_PREFIX) + r"[A-Z0-9_]*[A-Z0-9]")
 
 
-def root_command() -> CommandNode:
-    """The click tree of the ``tradeguard`` CLI as it is registered right now."""
-    import typer
-
-    from ..cli.app import app
-
-    return typer.main.get_command(app)
-
-
 def _default(name: str) -> str:
     value = Settings.model_fields[name].default
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -92,9 +83,13 @@ def check_variables(markdown: str) -> None:
         raise RunbookError(f"the runbook names unknown variables {unknown}")
 
 
-def generate_runbook(root: CommandNode | None = None, template: str | None = None) -> str:
-    """Return the runbook Markdown, proven against ``root`` (default: the real CLI)."""
-    command_root = root if root is not None else root_command()
+def generate_runbook(root: CommandNode, template: str | None = None) -> str:
+    """Return the runbook Markdown, proven against ``root``, the CLI's click tree.
+
+    The caller passes the tree in (``tradeguard.cli.app.root_command()``, or the running
+    command's root), so the runbook does not import the CLI that imports it.
+    """
+    command_root = root
     text = template if template is not None else TEMPLATE_PATH.read_text(encoding="utf-8")
     markdown = annotate_runnable(fill(text, command_root))
     validate_markdown(command_root, markdown)

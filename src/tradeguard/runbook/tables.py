@@ -49,6 +49,14 @@ META_MEANINGS = {
     "environment variables override it.",
     "TRADEGUARD_TEST_DATABASE_URL": "Test suite only: PostgreSQL URL for the integration tests.",
     "TRADEGUARD_REQUIRE_POSTGRES": "Test suite only: `1` makes a missing PostgreSQL a failure.",
+    "TRADEGUARD_REQUIRE_BROWSER": "Test suite only: `1` makes a missing headless Chromium "
+    "(the dashboard's browser tests) a failure.",
+    "TRADEGUARD_URL": "Read by bots, not the service: the base URL the freqtrade mixin asks "
+    "(`tradeguard.integrations.freqtrade`).",
+    "TRADEGUARD_DECIDE_TIMEOUT_SECONDS": "Read by bots, not the service: seconds the freqtrade "
+    "mixin waits for a decision before refusing (default 2).",
+    "TRADEGUARD_REQUIRE_FREQTRADE": "Test suite only: `1` makes a missing `.venv-freqtrade` a "
+    "failure (so does CI=true).",
 }
 
 REQUIRED_ALWAYS = "yes"

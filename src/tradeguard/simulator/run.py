@@ -42,6 +42,8 @@ class RunLimits:
 
     reaction_limit_s: float = 5.0
     """A fault must show in the state within this (SPEC §8: 5 s)."""
+    downtime_reaction_limit_s: float = 1.0
+    """Exchange downtime must show as NEUTRAL within this (SPEC §10 Detection: 1 s)."""
     recovery_limit_s: float = 5.0
     """After the fault is removed, the recovered state must show within this."""
     baseline_s: float = 0.3
@@ -233,12 +235,13 @@ class ScenarioRun:
             )
         )
 
-    def detect(self, expected: SystemState, injected: float) -> bool:
-        """Assert ``expected`` shows within the reaction limit; record the reaction time."""
-        limit_ms = self.limits.reaction_limit_s * 1000
-        self.wait_state(expected, self.limits.reaction_limit_s, injected)
+    def detect(self, expected: SystemState, injected: float, limit_s: float | None = None) -> bool:
+        """Assert ``expected`` shows within ``limit_s`` (default: the reaction limit)."""
+        limit = self.limits.reaction_limit_s if limit_s is None else limit_s
+        limit_ms = limit * 1000
+        self.wait_state(expected, limit, injected)
         result, measured = rules.reached_within(
-            f"{expected.value.lower()}_within_{self.limits.reaction_limit_s:.0f}s",
+            f"{expected.value.lower()}_within_{limit:.0f}s",
             expected,
             self.readings(),
             injected,

@@ -24,14 +24,19 @@ BASE_CURRENCY = SYMBOL.removesuffix("USDT")
 
 
 def exchange_downtime(run: ScenarioRun, duration_s: float) -> None:
-    """The exchange stops answering for at least ``duration_s`` (held until detected)."""
+    """The exchange stops answering for at least ``duration_s`` (held until detected).
+
+    NEUTRAL must show within ``downtime_reaction_limit_s`` (1 s, SPEC §10 Detection), or the
+    general reaction limit when that is tighter.
+    """
     if duration_s <= 0:
         raise ScenarioAbortedError(f"duration_s must be > 0, got {duration_s}")
     run.expected_state = SystemState.NEUTRAL.value
+    limit = min(run.limits.reaction_limit_s, run.limits.downtime_reaction_limit_s)
     injected = run.inject("exchange down", lambda: run.control.set_faults({"down": True}))
-    run.detect(SystemState.NEUTRAL, injected)
-    # The outage lasts at least ``duration_s`` and until the exchange_reachable check has had
-    # the chance to notice it (its silence limit), within the reaction limit.
+    run.detect(SystemState.NEUTRAL, injected, limit)
+    # The outage lasts at least ``duration_s`` and until the exchange_reachable check has
+    # reported it, within the reaction limit.
     run.observer.wait_for(
         lambda o: o.check_code("exchange_reachable") == ErrorCode.EXCHANGE_UNREACHABLE,
         max(0.0, injected + run.limits.reaction_limit_s - time.monotonic()),

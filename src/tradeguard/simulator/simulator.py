@@ -77,7 +77,7 @@ class FailureScenarioSimulator:
     # -- the six scenarios ------------------------------------------------------------------
 
     def inject_exchange_downtime(self, duration_s: float = 1.0) -> ScenarioResult:
-        """The exchange stops answering; expect NEUTRAL within 5 s, ALLOW after recovery."""
+        """The exchange stops answering; expect NEUTRAL within 1 s, ALLOW after recovery."""
         return self._execute(
             ScenarioType.EXCHANGE_DOWNTIME,
             {"duration_s": duration_s},

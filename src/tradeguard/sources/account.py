@@ -92,6 +92,10 @@ class ExchangeAccountMonitor:
         self._lock = threading.Lock()
         self._last: AccountReading | None = None
         self._last_ok_monotonic: float | None = None
+        self.adopted = False
+        """True once this process adopted the account's resting orders (once per process)."""
+        self.watched = False
+        """True once a periodic task of this process reads the account."""
 
     @property
     def last(self) -> AccountReading | None:

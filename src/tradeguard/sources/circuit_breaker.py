@@ -21,7 +21,15 @@ from ..codes import ErrorCode
 from ..errors import InvalidInputError, SourceUnavailableError
 from ..logging import get_logger
 from ..policy import Clock, OperatorActionRecord
-from ..ports import KillSwitchState, KillSwitchStore
+from ..ports import (
+    LOCKDOWN_ACTOR,
+    Alert,
+    AlertSeverity,
+    AlertSink,
+    KillSwitchState,
+    KillSwitchStore,
+    publish_alert,
+)
 
 _log = get_logger(__name__)
 
@@ -49,6 +57,28 @@ def _state_summary(state: KillSwitchState | None) -> dict[str, Any]:
     }
 
 
+def _engaged_alert(record: OperatorActionRecord, code: str) -> Alert:
+    details = {"operator_id": record.operator_id, "reason": record.reason}
+    if record.operator_id == LOCKDOWN_ACTOR and code == ErrorCode.SSE_RECONNECT_EXHAUSTED:
+        return Alert(
+            event="l6_lockdown",
+            code=ErrorCode.L6_LOCKDOWN.value,
+            severity=AlertSeverity.CRITICAL,
+            summary=f"L6 lockdown: {record.reason}; kill switch engaged until an operator "
+            "releases it",
+            correlation_id=record.correlation_id,
+            details={**details, "cause": code},
+        )
+    return Alert(
+        event="kill_switch_engaged",
+        code=ErrorCode.KILL_SWITCH_ENGAGED.value,
+        severity=AlertSeverity.CRITICAL,
+        summary=f"kill switch engaged by {record.operator_id}: {record.reason}",
+        correlation_id=record.correlation_id,
+        details={**details, "cause": code} if code != ErrorCode.KILL_SWITCH_ENGAGED else details,
+    )
+
+
 class CircuitBreaker:
     """Engage, release and read the shared kill switch.
 
@@ -57,6 +87,8 @@ class CircuitBreaker:
         clock: Timestamps of the actions.
         on_engage: Called after every engage to cancel resting orders; its failure is logged
             and never undoes the engage.
+        alerts: Told of every engage and release once its ``operator_audit`` row is written
+            (the L6 lockdown as ``l6_lockdown``).
     """
 
     def __init__(
@@ -64,10 +96,13 @@ class CircuitBreaker:
         store: KillSwitchStore,
         clock: Clock,
         on_engage: Callable[[], object] | None = None,
+        *,
+        alerts: AlertSink | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self.on_engage = on_engage
+        self.alerts = alerts
         self._held_locally = False
         self._listeners: list[Callable[[], object]] = []
         self._lock = threading.Lock()
@@ -161,6 +196,7 @@ class CircuitBreaker:
                 operator_id=operator_id,
                 reason=reason,
             )
+            publish_alert(self.alerts, _engaged_alert(record, str(code)))
         self._cancel_resting_orders(correlation_id)
         if failure is not None:
             raise failure
@@ -201,6 +237,17 @@ class CircuitBreaker:
             correlation_id=correlation_id,
             operator_id=operator_id,
             reason=reason,
+        )
+        publish_alert(
+            self.alerts,
+            Alert(
+                event="kill_switch_released",
+                code=ErrorCode.KILL_SWITCH_RELEASED.value,
+                severity=AlertSeverity.WARNING,
+                summary=f"kill switch released by {operator_id}: {reason}",
+                correlation_id=correlation_id,
+                details={"operator_id": operator_id, "reason": reason},
+            ),
         )
         return record
 

@@ -113,6 +113,16 @@ class ExchangeTimeSynchronizer:
         age = self.result_age_seconds()
         return age is None or age > 3 * self.sync_interval_seconds
 
+    def adopt(self, result: TimeSyncResult, age_seconds: float) -> None:
+        """Take ``result``, measured ``age_seconds`` ago by another worker (the leader).
+
+        The result ages from that moment: when the leader stops publishing, it goes stale
+        here as it would have there.
+        """
+        with self._lock:
+            self._last = result
+            self._last_monotonic = self._clock.monotonic() - max(0.0, age_seconds)
+
     def sync_time(self, correlation_id: str) -> TimeSyncResult:
         """Ask the exchange for its time once and return the drift estimate.
 

@@ -123,26 +123,51 @@ class HealthVerificationModule:
         return result
 
 
+class ReachabilityState(Protocol):
+    """What the exchange check reads of :class:`~tradeguard.exchange.ExchangeReachability`."""
+
+    @property
+    def reachable(self) -> bool:
+        """False from a failed or overdue call until a timely probe."""
+        ...
+
+    def describe(self) -> str:
+        """Since when and why the exchange is unreachable, in words."""
+        ...
+
+
 class ExchangeReachableCheck:
     """RED ``EXCHANGE_UNREACHABLE`` without a successful exchange call within ``timeout_s``.
+
+    Also RED while ``reachability`` says a call failed or stayed in flight too long and no
+    probe has answered since (detection at the first failed call, not after the silence).
 
     Args:
         last_success: Monotonic seconds of the last successful exchange call (None: never).
         clock: Gives the monotonic reading to compare with.
         timeout_s: The allowed silence (``exchange_timeout_seconds``).
+        reachability: The call-by-call reachability state (None: the silence rule only).
     """
 
     name = "exchange_reachable"
 
     def __init__(
-        self, last_success: Callable[[], float | None], clock: Clock, timeout_s: float
+        self,
+        last_success: Callable[[], float | None],
+        clock: Clock,
+        timeout_s: float,
+        *,
+        reachability: ReachabilityState | None = None,
     ) -> None:
         self._last_success = last_success
         self._clock = clock
         self._timeout_s = timeout_s
+        self._reachability = reachability
 
     def check(self) -> CheckResult:
-        """Return RED unless the exchange answered within the timeout."""
+        """Return RED unless the exchange answered within the timeout and is not known down."""
+        if self._reachability is not None and not self._reachability.reachable:
+            return self._red(self._reachability.describe())
         last = self._last_success()
         if last is None:
             return self._red("no successful exchange call yet")
@@ -308,6 +333,7 @@ __all__ = [
     "HealthReport",
     "HealthVerificationModule",
     "MarketDataFreshCheck",
+    "ReachabilityState",
     "ReconciliationCheck",
     "report_to_dict",
 ]

@@ -14,7 +14,8 @@ class PeriodicTask:
     """Call ``action`` now and then every ``interval_s`` seconds until stopped.
 
     A failing action is logged with ``code`` and the loop goes on; the action's own answer is
-    ignored (sources keep their state themselves).
+    ignored (sources keep their state themselves). :meth:`wake` runs the action at once
+    instead of at the end of the interval (the heartbeat, when a health condition changed).
     """
 
     def __init__(
@@ -25,6 +26,7 @@ class PeriodicTask:
         self._action = action
         self._code = code
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -39,8 +41,13 @@ class PeriodicTask:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Ask the loop to end and wait up to ``timeout_s`` for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+
+    def wake(self) -> None:
+        """Run the action now (on the task's thread) instead of at the end of the interval."""
+        self._wake.set()
 
     def run_once(self) -> None:
         """Call the action once, logging its failure."""
@@ -51,8 +58,9 @@ class PeriodicTask:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             self.run_once()
-            self._stop.wait(self._interval_s)
+            self._wake.wait(self._interval_s)
 
 
 __all__ = ["PeriodicTask"]

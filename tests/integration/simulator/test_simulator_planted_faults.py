@@ -79,10 +79,10 @@ def test_health_module_wired_green_fails_the_neutral_within_limit_expectation() 
     assert result.outcome == "FAIL"
     assert result.actual_state == "ALLOW"
     names = {item.name for item in result.failures}
-    assert {"expected_state", "neutral_within_2s"} <= names
-    reaction = result.assertion("neutral_within_2s")
+    assert {"expected_state", "neutral_within_1s"} <= names
+    reaction = result.assertion("neutral_within_1s")
     assert reaction.code == "FSS-002"
-    assert "the system reaches NEUTRAL within 1500 ms" in reaction.message
+    assert "the system reaches NEUTRAL within 1000 ms" in reaction.message
 
 
 def test_gate_that_ignores_health_is_caught_trading_while_neutral() -> None:

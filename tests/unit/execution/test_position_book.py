@@ -86,3 +86,17 @@ def test_position_is_always_the_signed_sum_of_fills(fills):
         book.apply_fill("X", side, D(qty), D(price))
     expected = sum((D(q) if s is Side.BUY else -D(q)) for s, q, _ in fills)
     assert book.position("X") == expected
+
+
+def test_a_fill_that_resolves_its_order_releases_the_rest_of_the_reservation_in_the_same_step():
+    book = PositionBook(FakeClock())
+    _, partly = book.check_and_reserve("BTC", Side.BUY, D(5), lambda _p: IntentCheck(True))
+    book.apply_fill("BTC", Side.BUY, D(2), D(100), reservation=partly, release=True)
+    assert book.position("BTC") == D(2)
+    assert book.reserved("BTC") == (D(0), D(0))
+    _, resting = book.check_and_reserve("BTC", Side.BUY, D(1), lambda _p: IntentCheck(True))
+    book.apply_fill("BTC", Side.BUY, D(0), None, reservation=resting, release=True)
+    assert book.reserved("BTC") == (D(0), D(0))  # nothing filled: released all the same
+    _, kept = book.check_and_reserve("BTC", Side.BUY, D(3), lambda _p: IntentCheck(True))
+    book.apply_fill("BTC", Side.BUY, D(1), D(100), reservation=kept)
+    assert book.reserved("BTC") == (D(2), D(0))  # still being reconciled: the rest is held

@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tradeguard.cli.app import app
+from tradeguard.cli.app import app, root_command
 from tradeguard.codes import ALL_CODES, CODE_INFO, PolicyReasonCode
 from tradeguard.runbook import (
     RunbookError,
     extract_blocks,
     find_commands,
     generate_runbook,
-    root_command,
     validate_argv,
 )
 from tradeguard.runbook.tables import (
@@ -34,7 +33,7 @@ REGENERATE = "tradeguard runbook generate --out docs/RUNBOOK_LIVE.md"
 
 @pytest.fixture(scope="module")
 def generated() -> str:
-    return generate_runbook()
+    return generate_runbook(root_command())
 
 
 def table_rows(markdown: str, heading: str) -> list[list[str]]:
@@ -160,29 +159,29 @@ def test_runnable_blocks_say_their_exit_code_visibly(generated):
 
 def test_generation_refuses_a_command_the_cli_does_not_have():
     with pytest.raises(RunbookError, match="launch"):
-        generate_runbook(template="```bash\ntradeguard launch rockets\n```\n")
+        generate_runbook(root_command(), template="```bash\ntradeguard launch rockets\n```\n")
 
 
 def test_generation_refuses_an_option_the_command_does_not_have():
     with pytest.raises(RunbookError, match="--force"):
-        generate_runbook(template="Run `tradeguard kill on --force` now.\n")
+        generate_runbook(root_command(), template="Run `tradeguard kill on --force` now.\n")
 
 
 def test_generation_refuses_an_unknown_variable():
     with pytest.raises(RunbookError, match="TRADEGUARD_MAX_CLOCK_DRIFT_SECONDS"):
-        generate_runbook(template="Set TRADEGUARD_MAX_CLOCK_DRIFT_SECONDS.\n")
+        generate_runbook(root_command(), template="Set TRADEGUARD_MAX_CLOCK_DRIFT_SECONDS.\n")
 
 
 def test_generation_refuses_an_unknown_placeholder():
     with pytest.raises(RunbookError, match="nonsense"):
-        generate_runbook(template="{{ nonsense }}\n")
+        generate_runbook(root_command(), template="{{ nonsense }}\n")
 
 
 def test_generation_does_not_depend_on_the_environment(generated, monkeypatch):
     monkeypatch.setenv("TRADEGUARD_MAX_CLOCK_DRIFT_MS", "5")
     monkeypatch.setenv("TRADEGUARD_DATABASE_URL", "sqlite:///elsewhere.db")
     monkeypatch.setenv("TRADEGUARD_OPERATOR_TOKEN", "do-not-print-me")
-    again = generate_runbook()
+    again = generate_runbook(root_command())
     assert again == generated
     assert "do-not-print-me" not in again
 

@@ -20,6 +20,7 @@ from ...ports import OrderRequest, OrderStatus, OrderType
 from ..market import split_symbol
 from ..matching import BookOrder
 from ..parsing import to_epoch_ms
+from .binance_market_data import market_data_reply
 from .protocol import SimReply, SimRequest, dec, json_reply, parse_decimal
 from .state import KNOWN_SYMBOLS, OrderRefusedError, SimulatorState
 
@@ -74,6 +75,10 @@ class BinanceDialect:
 
     def handle(self, request: SimRequest) -> SimReply:
         """Answer one Binance request."""
+        market_data = market_data_reply(self._state, request)
+        return market_data if market_data is not None else self._handle_account(request)
+
+    def _handle_account(self, request: SimRequest) -> SimReply:
         method, path = request.method, request.path
         if method == "GET" and path == "/api/v3/time":
             return json_reply(200, {"serverTime": to_epoch_ms(self._state.exchange_now())})

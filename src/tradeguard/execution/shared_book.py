@@ -1,0 +1,352 @@
+"""The position book shared by every instance and worker on one PostgreSQL database.
+
+:class:`SharedPositionBook` is a :class:`~.positions.PositionBook` whose state lives in the
+``shared_*`` tables (migration 0003) instead of the process. Every read and change is one
+transaction that takes the account row with ``SELECT ... FOR UPDATE``, loads the positions and
+the live reservations into a :class:`~.positions.BookState`, runs the very same code as the
+in-memory book over it, and writes back what changed before it commits. Two processes checking
+orders for one account therefore take turns on the account row, and the second one sees the
+first one's reservation: together they never pass the exposure or the open-orders cap.
+
+Each book holds a lease (``shared_book_owners``) that it renews while it lives (every check
+renews it, and a thread renews it when the book is idle). A check first deletes the
+reservations of every owner whose lease has expired: a process killed with orders in flight
+stops holding capacity after one lease time at most, and never holds it past the release or
+the fill of its order while it lives.
+
+Anything that fails on the database fails closed: a check is refused with
+``SHARED_STATE_UNAVAILABLE``; a release or a fill that could not be written is retried by the
+renewal thread (until then the capacity stays held, which refuses more, never less); a
+snapshot raises (the risk source turns that into CRITICAL).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+import psycopg
+
+from ..codes import ErrorCode
+from ..errors import DependencyUnavailableError
+from ..logging import get_logger
+from ..policy import Clock, IntentCheck, Side
+from .positions import BookState, PositionBook, Reservation
+
+_log = get_logger(__name__)
+
+SHARED_STATE_REFUSED: Final = IntentCheck(False, ErrorCode.SHARED_STATE_UNAVAILABLE)
+DEFAULT_LEASE_SECONDS: Final = 30.0
+
+_ACCOUNT = "INSERT INTO shared_accounts (account, day) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+_LOCK = "SELECT day, realised_total FROM shared_accounts WHERE account = %s FOR UPDATE"
+_RENEW = (
+    "INSERT INTO shared_book_owners (owner_id, account, expires_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (owner_id) DO UPDATE SET expires_at = excluded.expires_at"
+)
+_SWEEP = (
+    "DELETE FROM shared_reservations r WHERE r.account = %s AND NOT EXISTS ("
+    "SELECT 1 FROM shared_book_owners o WHERE o.owner_id = r.owner_id AND o.expires_at >= %s)"
+)
+_SWEEP_OWNERS = "DELETE FROM shared_book_owners WHERE account = %s AND expires_at < %s"
+_POSITIONS = (
+    "SELECT symbol, quantity, average_entry, realised_today FROM shared_positions "
+    "WHERE account = %s"
+)
+_RESERVATIONS = (
+    "SELECT r.reservation_id, r.symbol, r.side, r.remaining FROM shared_reservations r "
+    "JOIN shared_book_owners o ON o.owner_id = r.owner_id "
+    "WHERE r.account = %s AND o.expires_at >= %s"
+)
+_READ_ACCOUNT = "SELECT day, realised_total FROM shared_accounts WHERE account = %s"
+_READ_ONLY = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+_UPSERT_POSITION = (
+    "INSERT INTO shared_positions (account, symbol, quantity, average_entry, realised_today) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (account, symbol) DO UPDATE SET "
+    "quantity = excluded.quantity, average_entry = excluded.average_entry, "
+    "realised_today = excluded.realised_today"
+)
+_ADD_RESERVATION = (
+    "INSERT INTO shared_reservations (reservation_id, account, owner_id, symbol, side, "
+    "remaining) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+_SET_REMAINING = "UPDATE shared_reservations SET remaining = %s WHERE reservation_id = %s"
+_DROP_RESERVATIONS = "DELETE FROM shared_reservations WHERE reservation_id = ANY(%s)"
+_SET_ACCOUNT = "UPDATE shared_accounts SET day = %s, realised_total = %s WHERE account = %s"
+
+_Filled = tuple[Decimal, Decimal | None, Decimal]
+_Image = tuple[dict[str, _Filled], dict[str, tuple[str, Side, Decimal]], Any, Decimal]
+_FLAT: Final[_Filled] = (Decimal(0), None, Decimal(0))
+
+
+def _unavailable(exc: Exception) -> DependencyUnavailableError:
+    return DependencyUnavailableError(
+        ErrorCode.SHARED_STATE_UNAVAILABLE, f"shared account state on PostgreSQL failed: {exc}"
+    )
+
+
+class SharedPositionBook(PositionBook):
+    """A position book whose state every process on one PostgreSQL database shares.
+
+    Args:
+        clock: As for :class:`PositionBook`; also times the leases (every process on one
+            database must read the same wall clock, as NTP-synchronised hosts do).
+        url: The PostgreSQL URL (the schema is migrated by the audit store before).
+        account: The account whose state this is; processes trading one account share it.
+        lease_seconds: How long a silent owner's reservations outlive it.
+        **kwargs: The caps and callables of :class:`PositionBook`.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        url: str,
+        *,
+        account: str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(clock, **kwargs)
+        self.url = url
+        self.account = account
+        self.owner_id = f"{account}/{uuid.uuid4().hex[:16]}"
+        self._reservation_prefix = f"{self.owner_id}/r"
+        self._lease = timedelta(seconds=lease_seconds)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._read_conn: psycopg.Connection[Any] | None = None
+        self._read_lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._retries: list[Callable[[], None]] = []
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._renewed_at: datetime | None = None
+        try:
+            with self._lock:
+                self._connection().execute(_ACCOUNT, (account, clock.now().date()))
+        except psycopg.Error as exc:
+            self._disconnect()
+            raise _unavailable(exc) from exc
+        with self._transaction():
+            pass  # this owner's lease exists from now on
+
+    # --- the transaction seam --------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[BookState]:
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.pipeline(), conn.transaction():
+                    state = self._load(conn)
+                    before = _image(state)
+                    yield state
+                    self._store(conn, before, state)
+            except psycopg.Error as exc:
+                self._renewed_at = None
+                self._disconnect()
+                raise _unavailable(exc) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[BookState]:
+        # One consistent snapshot (REPEATABLE READ, read only) on a connection of its own,
+        # without the account's row lock: reads never wait for the checks of other processes.
+        with self._read_lock:
+            try:
+                if self._read_conn is None or self._read_conn.closed:
+                    self._read_conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+                conn = self._read_conn
+                with conn.pipeline(), conn.transaction():
+                    conn.execute(_READ_ONLY)
+                    account = conn.execute(_READ_ACCOUNT, (self.account,))
+                    positions = conn.execute(_POSITIONS, (self.account,))
+                    reservations = conn.execute(_RESERVATIONS, (self.account, self._clock.now()))
+                    yield self._state_of(account.fetchone(), positions, reservations)
+            except psycopg.Error as exc:
+                broken, self._read_conn = self._read_conn, None
+                if broken is not None and not broken.closed:
+                    broken.close()
+                raise _unavailable(exc) from exc
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        return self._conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(psycopg.Error):  # already broken; a new one is opened next time
+                conn.close()
+
+    def _load(self, conn: psycopg.Connection[Any]) -> BookState:
+        # One round trip (pipeline): lock the account row, renew the lease and sweep the
+        # expired owners when a third of the lease has passed, read positions and reservations.
+        now = self._clock.now()
+        locked = conn.execute(_LOCK, (self.account,))
+        if self._renewed_at is None or now - self._renewed_at >= self._lease / 3:
+            conn.execute(_RENEW, (self.owner_id, self.account, now + self._lease))
+            conn.execute(_SWEEP, (self.account, now))
+            conn.execute(_SWEEP_OWNERS, (self.account, now))
+            self._renewed_at = now
+        positions = conn.execute(_POSITIONS, (self.account,))
+        reservations = conn.execute(_RESERVATIONS, (self.account, now))
+        return self._state_of(locked.fetchone(), positions, reservations)
+
+    def _exposed_symbols(self) -> list[str]:
+        # Every symbol this book has seen in the shared state: no extra read before a check.
+        # A symbol another process opened since the last read is missing here; its price is
+        # then missing under the lock and the check refuses (fail closed), and
+        # check_and_reserve runs it again with the symbols that read added.
+        return sorted(self._seen)
+
+    def _state_of(self, row: Any, positions: Any, reservations: Any) -> BookState:
+        if row is None:
+            raise psycopg.DataError(f"account {self.account} has no row")
+        state = BookState(row[0])
+        state.realised_total = Decimal(row[1])
+        for symbol, quantity, entry, realised in positions:
+            book = state.book(symbol)
+            book.quantity = Decimal(quantity)
+            book.average_entry = None if entry is None else Decimal(entry)
+            book.realised_today = Decimal(realised)
+        for reservation_id, symbol, side, remaining in reservations:
+            held = Side(side)
+            state.reservations[reservation_id] = (symbol, held, Decimal(remaining))
+            self._hold(state.book(symbol), held, Decimal(remaining))
+        self._seen.update(state.books)
+        return state
+
+    def _store(self, conn: psycopg.Connection[Any], before: _Image, state: BookState) -> None:
+        filled, held, day, realised = before
+        for symbol, book in state.books.items():
+            now = (book.quantity, book.average_entry, book.realised_today)
+            if filled.get(symbol, _FLAT) != now:
+                conn.execute(_UPSERT_POSITION, (self.account, symbol, *now))
+        gone = [r for r in held if r not in state.reservations]
+        if gone:
+            conn.execute(_DROP_RESERVATIONS, (gone,))
+        for reservation_id, (symbol, side, remaining) in state.reservations.items():
+            old = held.get(reservation_id)
+            if old is None:
+                conn.execute(
+                    _ADD_RESERVATION,
+                    (reservation_id, self.account, self.owner_id, symbol, side.value, remaining),
+                )
+            elif old[2] != remaining:
+                conn.execute(_SET_REMAINING, (remaining, reservation_id))
+        if (day, realised) != (state.day, state.realised_total):
+            conn.execute(_SET_ACCOUNT, (state.day, state.realised_total, self.account))
+
+    # --- failing closed --------------------------------------------------------------------
+
+    def check_and_reserve(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        check: Callable[[Decimal], IntentCheck],
+    ) -> tuple[IntentCheck, Reservation | None]:
+        """As :meth:`PositionBook.check_and_reserve`; refused when the database fails.
+
+        A check that met symbols this book had not seen (opened by another process) priced
+        without them and may have refused for that alone: it runs once more, with them.
+        """
+        try:
+            seen = len(self._seen)
+            result = super().check_and_reserve(symbol, side, quantity, check)
+            if result[1] is None and len(self._seen) > seen:
+                result = super().check_and_reserve(symbol, side, quantity, check)
+            return result
+        except DependencyUnavailableError as exc:
+            _log.error("shared_state_unavailable", code=exc.code, symbol=symbol, error=exc.message)
+            return SHARED_STATE_REFUSED, None
+
+    def release(self, reservation: Reservation | None) -> None:
+        """As :meth:`PositionBook.release`; retried later when the database fails."""
+        self._or_retry(lambda: PositionBook.release(self, reservation))
+
+    def apply_fill(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal | None,
+        *,
+        reservation: Reservation | None = None,
+        release: bool = False,
+    ) -> None:
+        """As :meth:`PositionBook.apply_fill`; retried later when the database fails."""
+        self._or_retry(
+            lambda: PositionBook.apply_fill(
+                self, symbol, side, quantity, price, reservation=reservation, release=release
+            )
+        )
+
+    def _or_retry(self, change: Callable[[], None]) -> None:
+        try:
+            change()
+        except DependencyUnavailableError as exc:
+            _log.error("shared_state_write_deferred", code=exc.code, error=exc.message)
+            with self._lock:
+                self._retries.append(change)
+
+    # --- the lease -------------------------------------------------------------------------
+
+    def renew(self) -> None:
+        """Renew this owner's lease and apply the changes that failed before (in order)."""
+        self._renewed_at = None  # the next transaction renews
+        with self._lock:
+            pending, self._retries = self._retries, []
+        for index, change in enumerate(pending):
+            try:
+                change()
+            except DependencyUnavailableError:
+                with self._lock:
+                    self._retries[:0] = pending[index:]
+                return
+        with self._transaction():
+            pass
+
+    def start(self) -> None:
+        """Start the thread that renews the lease while the book is idle."""
+        if self._renewer is not None:
+            return
+        interval = self._lease.total_seconds() / 3
+        self._renewer = threading.Thread(
+            target=self._renew_loop, args=(interval,), name="tradeguard-shared-book", daemon=True
+        )
+        self._renewer.start()
+
+    def _renew_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.renew()
+            except DependencyUnavailableError as exc:
+                _log.error("shared_lease_renewal_failed", code=exc.code, error=exc.message)
+
+    def close(self) -> None:
+        """Stop renewing and close the connection (the lease then expires on its own)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        with self._lock:
+            self._disconnect()
+        with self._read_lock:
+            if self._read_conn is not None:
+                self._read_conn.close()
+
+
+def _image(state: BookState) -> _Image:
+    # What was loaded, to write back only what the step changed.
+    filled = {
+        symbol: (b.quantity, b.average_entry, b.realised_today) for symbol, b in state.books.items()
+    }
+    return filled, dict(state.reservations), state.day, state.realised_total
+
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "SHARED_STATE_REFUSED", "SharedPositionBook"]
