@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from ..errors import ExchangeRejectedError, TradeGuardError
 from ..policy import Clock
-from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, Ticker
+from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, SymbolRules, Ticker
 
 T = TypeVar("T")
 
@@ -124,6 +124,10 @@ class MonitoredExchange:
     def balances(self) -> list[Balance]:
         """Delegate ``balances``."""
         return self._run("balances", self.inner.balances)
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Delegate ``symbol_rules``."""
+        return self._run("symbol_rules", lambda: self.inner.symbol_rules(symbol))
 
     def close(self) -> None:
         """Close the wrapped adapter."""
