@@ -104,6 +104,8 @@ class ErrorCode(StrEnum):
     LATCH_RESET = "LATCH_RESET"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SERVICE_UNREACHABLE = "SERVICE_UNREACHABLE"
+    ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     # Failure scenario simulator (SPEC §8)
     FSS_001 = "FSS-001"
     FSS_002 = "FSS-002"
@@ -410,6 +412,14 @@ CODE_INFO: dict[str, CodeInfo] = {
     "SERVICE_UNREACHABLE": _info(
         "The tradeguard service did not answer at the given URL.",
         "Start it with `tradeguard run` and check the --url / TRADEGUARD_HOST and _PORT.",
+    ),
+    "ROUTE_NOT_FOUND": _info(
+        "No such route or resource on this service (HTTP 404).",
+        "Check the URL against the API docs at /docs.",
+    ),
+    "METHOD_NOT_ALLOWED": _info(
+        "The route exists but not for this HTTP method (HTTP 405).",
+        "Check the method against the API docs at /docs.",
     ),
     "INTERNAL_ERROR": _info(
         "An unexpected error in the service; the request was refused and nothing executed.",
