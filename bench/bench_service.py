@@ -77,6 +77,11 @@ def _start_service(
             # Many BUYs grow the position: keep the risk limits out of the way of the benchmark.
             "TRADEGUARD_MAX_GROSS_EXPOSURE": "1000000000000",
             "TRADEGUARD_MAX_OPEN_ORDERS": "1000000",
+            # Every bench signal is the same small BUY, thousands a second: no order controls
+            # that would refuse that (the rules of the symbol still apply).
+            "TRADEGUARD_DUPLICATE_ORDER_WINDOW_SECONDS": "0",
+            "TRADEGUARD_MAX_ORDERS_PER_SYMBOL": "1000000000",
+            "TRADEGUARD_MAX_ORDERS_PER_ACCOUNT": "1000000000",
             "TRADEGUARD_PAPER_QUOTE_BALANCE": "1000000000000",
             "TRADEGUARD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         }

@@ -22,6 +22,19 @@ TOKEN = "operator-token-for-tests"
 SECRET = "webhook-secret-for-tests"
 PASSPHRASE = "passphrase-for-tests"
 
+# Tests about other things (caps, decide permits, the dashboard, workers) send bursts of one
+# size and LIMIT orders far from the market on purpose: the order controls that would refuse
+# those (duplicate, rate, collar) are proven in their own tests, and stand aside here.
+LOOSE_ORDER_CONTROLS: dict[str, Any] = {
+    "duplicate_order_window_seconds": 0,
+    "max_orders_per_symbol": 1_000_000,
+    "max_orders_per_account": 1_000_000,
+    "price_collar_pct": 99,
+}
+LOOSE_ORDER_CONTROLS_ENV = {
+    f"TRADEGUARD_{name.upper()}": str(value) for name, value in LOOSE_ORDER_CONTROLS.items()
+}
+
 
 def make_settings(database_url: str = "memory://", **overrides: Any) -> Settings:
     values: dict[str, Any] = {

@@ -21,7 +21,7 @@ from .clock import SystemClock
 from .codes import ErrorCode, PolicyReasonCode
 from .errors import AuditUnavailableError, TradeGuardError
 from .exchange import ExchangeReachability, MonitoredExchange, create_exchange
-from .execution import ExecutionStack, Executor, PositionBook, build_execution
+from .execution import ExecutionStack, Executor, OrderLimits, PositionBook, build_execution
 from .execution.decide import DecideService
 from .execution.shared_book import SharedPositionBook
 from .feeds.lockdown import LockdownController
@@ -253,6 +253,18 @@ def _send_guard(breaker: CircuitBreaker, latch_store: LatchStore | None) -> Any:
     return guard
 
 
+def order_limits(settings: Settings) -> OrderLimits:
+    """Return the pre-trade order control limits the settings ask for."""
+    return OrderLimits(
+        price_collar_pct=settings.price_collar_pct,
+        max_order_notional=settings.max_order_notional,
+        max_orders_per_symbol=settings.max_orders_per_symbol,
+        max_orders_per_account=settings.max_orders_per_account,
+        rate_window_seconds=settings.order_rate_window_seconds,
+        duplicate_window_seconds=settings.duplicate_order_window_seconds,
+    )
+
+
 def _price_lookup(exchange: ExchangeClient, prices: dict[str, Decimal]) -> Any:
     def lookup(symbol: str) -> Decimal:
         price = prices.get(symbol)
@@ -388,7 +400,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         max_gross_exposure=settings.max_gross_exposure,
         max_open_orders=settings.max_open_orders,
         positions=_shared_book(settings, clock, starting_equity, lookup),
+        symbol_rules=True,
+        order_limits=order_limits(settings),
     )
+    if execution.symbol_rules is not None:  # read once at start; retried by the order path
+        execution.symbol_rules.warm(settings.symbols)
     breaker = CircuitBreaker(
         store.kill_switch_store(),
         clock,
@@ -523,4 +539,4 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
 
 
-__all__ = ["Container", "build_container"]
+__all__ = ["Container", "build_container", "order_limits"]

@@ -113,6 +113,8 @@ class ErrorCode(StrEnum):
     LATCH_RESET = "LATCH_RESET"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SERVICE_UNREACHABLE = "SERVICE_UNREACHABLE"
+    ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     # Failure scenario simulator (SPEC §8)
     FSS_001 = "FSS-001"
     FSS_002 = "FSS-002"
@@ -124,6 +126,13 @@ class ErrorCode(StrEnum):
     ALERT_DROPPED = "ALERT_DROPPED"
     ALERT_URL_INVALID = "ALERT_URL_INVALID"
     EXCHANGE_TIME_DRIFT_RESOLVED = "EXCHANGE_TIME_DRIFT_RESOLVED"
+    # Pre-trade order controls (SPEC §10)
+    ORDER_BELOW_MINIMUM = "ORDER_BELOW_MINIMUM"
+    RISK_PRICE_COLLAR = "RISK_PRICE_COLLAR"
+    RISK_ORDER_NOTIONAL = "RISK_ORDER_NOTIONAL"
+    RISK_ORDER_RATE = "RISK_ORDER_RATE"
+    RISK_DUPLICATE_ORDER = "RISK_DUPLICATE_ORDER"
+    SYMBOL_RULES_UNAVAILABLE = "SYMBOL_RULES_UNAVAILABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,6 +462,14 @@ CODE_INFO: dict[str, CodeInfo] = {
         "The tradeguard service did not answer at the given URL.",
         "Start it with `tradeguard run` and check the --url / TRADEGUARD_HOST and _PORT.",
     ),
+    "ROUTE_NOT_FOUND": _info(
+        "No such route or resource on this service (HTTP 404).",
+        "Check the URL against the API docs at /docs.",
+    ),
+    "METHOD_NOT_ALLOWED": _info(
+        "The route exists but not for this HTTP method (HTTP 405).",
+        "Check the method against the API docs at /docs.",
+    ),
     "INTERNAL_ERROR": _info(
         "An unexpected error in the service; the request was refused and nothing executed.",
         "Report it with the service logs around the correlation id.",
@@ -486,6 +503,38 @@ CODE_INFO: dict[str, CodeInfo] = {
     ),
     "EXCHANGE_TIME_DRIFT_RESOLVED": _info(
         "The exchange clock drift is back within tolerance.", "None."
+    ),
+    # Pre-trade order controls
+    "ORDER_BELOW_MINIMUM": _info(
+        "After rounding down to the symbol's quantity step, the order is below the venue's"
+        " minimum quantity or minimum notional (or cannot be valued); refused, nothing sent."
+        " Applies to exits too: the venue would refuse them.",
+        "Send a larger quantity; dust below the minimum cannot be traded on that venue.",
+    ),
+    "RISK_PRICE_COLLAR": _info(
+        "A LIMIT order that adds risk is priced further from the last trade price than"
+        " TRADEGUARD_PRICE_COLLAR_PCT, or no last price is known; refused, nothing sent.",
+        "Check the signal's price against the market; exits are never refused by the collar.",
+    ),
+    "RISK_ORDER_NOTIONAL": _info(
+        "An order that adds risk is worth more than TRADEGUARD_MAX_ORDER_NOTIONAL (or cannot"
+        " be valued); refused, nothing sent.",
+        "Check the signal's size (a fat finger?) or raise the limit deliberately.",
+    ),
+    "RISK_ORDER_RATE": _info(
+        "An order that adds risk would exceed the order rate per symbol or per account"
+        " within TRADEGUARD_ORDER_RATE_WINDOW_SECONDS; refused, nothing sent.",
+        "Check the bot for a loop; exits are never throttled.",
+    ),
+    "RISK_DUPLICATE_ORDER": _info(
+        "The same symbol, side and quantity arrived from another signal_id within"
+        " TRADEGUARD_DUPLICATE_ORDER_WINDOW_SECONDS; refused as a probable double send.",
+        "Check the sender for duplicate alerts; send again after the window if it was meant.",
+    ),
+    "SYMBOL_RULES_UNAVAILABLE": _info(
+        "The venue's rules of the symbol (quantity step, minimums, price tick) could not be"
+        " read; orders that add risk are refused until they can be, exits go as asked.",
+        "Check the exchange connection and that the symbol is listed; see the logs.",
     ),
 }
 

@@ -4,7 +4,7 @@
 TradeGuardError                    code, message, hint
 ├── ConfigurationError             fix the configuration           exit 2
 │   └── LiveModeRefusedError       a LIVE precondition is missing  exit 2
-├── InvalidInputError              fix the input (field named)     exit 2 / HTTP 422
+├── InvalidInputError (ValueError) fix the input (field named)     exit 2 / HTTP 422
 ├── DependencyUnavailableError     retry later                     exit 3 / HTTP 503
 │   ├── AuditUnavailableError      the audit store cannot record
 │   ├── ExchangeUnavailableError   the exchange did not answer
@@ -50,8 +50,11 @@ class LiveModeRefusedError(ConfigurationError):
     """LIVE mode was asked for without a safeguard it requires."""
 
 
-class InvalidInputError(TradeGuardError):
-    """The caller's input is invalid; ``field`` names what is wrong."""
+class InvalidInputError(TradeGuardError, ValueError):
+    """The caller's input is invalid; ``field`` names what is wrong.
+
+    It is also a ``ValueError``, so ``except ValueError`` catches it as Python users expect.
+    """
 
     exit_code = 2
 

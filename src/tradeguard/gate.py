@@ -583,7 +583,15 @@ class Gate:
 
         if signal.intent is OrderIntent.CANCEL:
             return check(_ZERO), None
-        return self._positions.check_and_reserve(signal.symbol, signal.side, signal.quantity, check)
+        return self._positions.check_and_reserve(
+            signal.symbol,
+            signal.side,
+            signal.quantity,
+            check,
+            order_type=signal.order_type,
+            price=signal.price,
+            signal_id=signal.signal_id,
+        )
 
     # --- records ---------------------------------------------------------------------------
 
@@ -638,17 +646,19 @@ class Gate:
     # --- execution -------------------------------------------------------------------------
 
     def _mint(self, prepared: _Prepared, seqs: list[int]) -> Permit:
-        signal, verdict = prepared.signal, prepared.verdict
+        # The order leaves as the position book reserved it: quantity (and LIMIT price) fitted
+        # to the symbol's rules by the order controls.
+        signal, verdict, held = prepared.signal, prepared.verdict, prepared.reservation
         return self._authority.mint(
             correlation_id=prepared.correlation_id,
             intent=signal.intent,
             symbol=signal.symbol,
             side=signal.side,
-            quantity=signal.quantity,
+            quantity=signal.quantity if held is None else held.quantity,
             decision=verdict.label,
             decision_seq=seqs[1] if verdict.record is not None else seqs[0],
             order_type=signal.order_type,
-            price=signal.price,
+            price=signal.price if held is None else held.price,
         )
 
     def _permit_failed(

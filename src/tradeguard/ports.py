@@ -22,6 +22,7 @@ from .audit.records import (
     SignalRecord,
 )
 from .codes import ErrorCode
+from .errors import InvalidInputError
 from .policy import Clock, LatchStore, Side
 
 # --- exchange --------------------------------------------------------------------------------
@@ -56,6 +57,43 @@ class Ticker:
     symbol: str
     price: Decimal
     timestamp_utc: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """What a venue accepts for one symbol: quantity step and minimums, price tick.
+
+    Attributes:
+        symbol: The tradeguard symbol (``BTCUSDT``).
+        quantity_step: Every quantity is a whole multiple of this (> 0).
+        min_quantity: The smallest quantity the venue accepts (>= 0).
+        min_notional: The smallest quantity x price the venue accepts (quote currency, >= 0).
+        price_tick: Every LIMIT price is a whole multiple of this (> 0).
+    """
+
+    symbol: str
+    quantity_step: Decimal
+    min_quantity: Decimal
+    min_notional: Decimal
+    price_tick: Decimal
+
+    def __post_init__(self) -> None:
+        for name in ("quantity_step", "price_tick"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+                raise InvalidInputError(
+                    ErrorCode.INPUT_INVALID_VALUE,
+                    f"{name} must be a positive finite Decimal, got {value!r}",
+                    field=name,
+                )
+        for name in ("min_quantity", "min_notional"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                raise InvalidInputError(
+                    ErrorCode.INPUT_INVALID_VALUE,
+                    f"{name} must be a finite Decimal >= 0, got {value!r}",
+                    field=name,
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +173,14 @@ class ExchangeClient(Protocol):
 
     def balances(self) -> list[Balance]:
         """Return the account balances."""
+        ...
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Return what the venue accepts for ``symbol`` (step, minimums, tick).
+
+        Raises ``ExchangeRejectedError`` (``EXCHANGE_ORDER_REJECTED``) for a symbol the venue
+        does not list, and the usual unavailable errors when the rules cannot be read.
+        """
         ...
 
     def close(self) -> None:
@@ -411,6 +457,7 @@ __all__ = [
     "OrderType",
     "PortfolioProvider",
     "PortfolioSnapshot",
+    "SymbolRules",
     "Ticker",
     "VerifyReport",
     "is_lockdown",

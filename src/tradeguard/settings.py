@@ -267,6 +267,40 @@ class Settings(BaseSettings):
         "open-orders caps this long unless the bot reports its order (PERMIT_EXPIRED).",
         json_schema_extra=_verify("a decide answer's `expires_at` is this far ahead"),
     )
+    price_collar_pct: Decimal = Field(
+        Decimal(5),
+        gt=0,
+        description="A LIMIT order that adds risk is refused (RISK_PRICE_COLLAR) when its price "
+        "is further than this % from the last trade price, or no last price is known.",
+        json_schema_extra=_verify("a LIMIT signal priced 10% off the market is REFUSED"),
+    )
+    max_order_notional: Decimal = Field(
+        Decimal(25000),
+        gt=0,
+        description="Largest notional (quote currency) of one order that adds risk; above it "
+        "the order is refused (RISK_ORDER_NOTIONAL).",
+    )
+    max_orders_per_symbol: int = Field(
+        10,
+        ge=1,
+        description="Orders per symbol within the rate window above which an order that adds "
+        "risk is refused (RISK_ORDER_RATE); exits are never throttled.",
+    )
+    max_orders_per_account: int = Field(
+        30,
+        ge=1,
+        description="Orders in total within the rate window above which an order that adds "
+        "risk is refused (RISK_ORDER_RATE).",
+    )
+    order_rate_window_seconds: float = Field(
+        1, gt=0, description="The window of the order rate limits (monotonic time)."
+    )
+    duplicate_order_window_seconds: float = Field(
+        2,
+        ge=0,
+        description="The same symbol, side and quantity from another signal_id within this "
+        "window is refused (RISK_DUPLICATE_ORDER); 0 switches the rule off.",
+    )
     paper_partial_fill_ratio: Decimal = Field(
         Decimal(1), gt=0, le=1, description="Paper exchange: fraction of each order filled."
     )

@@ -310,12 +310,13 @@ def test_unreadable_account_is_neutral_and_an_exit_still_trades(
 def test_resting_orders_of_a_first_process_count_in_the_caps_of_the_next(
     start: Callable[..., Service], sim: str
 ) -> None:
-    caps = {"TRADEGUARD_MAX_OPEN_ORDERS": "2"}
+    # The collar is widened so that LIMIT orders priced far below the market may rest.
+    caps = {"TRADEGUARD_MAX_OPEN_ORDERS": "2", "TRADEGUARD_PRICE_COLLAR_PCT": "99"}
     first = start(**caps)
     first.wait_allow()
-    for _ in range(2):
-        resting = first.send(order_type="LIMIT", price="1000")
-        assert resting["outcome"] == "RESTING", resting
+    for quantity in ("0.01", "0.02"):  # different sizes: not refused as duplicates
+        resting = first.send(order_type="LIMIT", price="1000", quantity=quantity)
+        assert resting["outcome"] == "RESTING", (resting["refusal_code"], resting["codes"])
     first.stop()
     placed = len(_sim_orders(sim))
 
@@ -327,7 +328,7 @@ def test_resting_orders_of_a_first_process_count_in_the_caps_of_the_next(
     ]
     assert adopted and adopted[0]["adopted"] == 2
     second.wait_allow()
-    refused = second.send(order_type="LIMIT", price="1000")
+    refused = second.send(order_type="LIMIT", price="1000", quantity="0.03")
     assert refused["decision"] == "ALLOW" and refused["outcome"] == "REFUSED"
     assert refused["refusal_code"] == "RISK_OPEN_ORDERS"
     assert len(_sim_orders(sim)) == placed

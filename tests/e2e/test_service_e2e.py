@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.service_support import LOOSE_ORDER_CONTROLS_ENV
 from tradeguard.api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
 
 TOKEN = "e2e-operator-token"
@@ -38,6 +39,7 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
             "TRADEGUARD_HOST": "127.0.0.1",
             "TRADEGUARD_PORT": str(port),
             "TRADEGUARD_HEARTBEAT_INTERVAL_SECONDS": "0.2",
+            **LOOSE_ORDER_CONTROLS_ENV,
         }
     )
     return env

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.service_support import LOOSE_ORDER_CONTROLS_ENV
 from tradeguard.api.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
 from tradeguard.exchange.simulator import ExchangeSimulator
 
@@ -63,6 +64,7 @@ def _env(database_url: str, sim: ExchangeSimulator, cap: Decimal, port: int) -> 
             "TRADEGUARD_HEARTBEAT_INTERVAL_SECONDS": "0.5",
             "TRADEGUARD_LOG_LEVEL": "WARNING",
             "TRADEGUARD_SOURCE_TIMEOUT_MS": "2000",  # a loaded 2-core machine: no timing luck
+            **LOOSE_ORDER_CONTROLS_ENV,
         }
     )
     return env

@@ -19,6 +19,8 @@ import httpx
 import psycopg
 import pytest
 
+from tests.service_support import LOOSE_ORDER_CONTROLS_ENV
+
 from .test_shared_caps_e2e import TOKEN, Service, _free_port, send
 
 LEASE_SECONDS = 2
@@ -35,6 +37,7 @@ def _env(database_url: str, port: int) -> dict[str, str]:
             "TRADEGUARD_PORT": str(port),
             "TRADEGUARD_SHARED_LEASE_SECONDS": str(LEASE_SECONDS),
             "TRADEGUARD_SOURCE_TIMEOUT_MS": "2000",
+            **LOOSE_ORDER_CONTROLS_ENV,
             "TRADEGUARD_LOG_LEVEL": "WARNING",
         }
     )

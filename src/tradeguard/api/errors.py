@@ -76,6 +76,13 @@ def api_error_from(error: TradeGuardError) -> ApiError:
     return ApiError(status_of(error), error.code, error.message, fields=fields)
 
 
+# Statuses Starlette raises by itself (no route, wrong method) and the code each answers with.
+_HTTP_CODES: dict[int, ErrorCode] = {
+    404: ErrorCode.ROUTE_NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error as ``{code, message, fields?}``; bad input never becomes a 5xx."""
 
@@ -105,7 +112,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = ErrorCode.INPUT_INVALID_VALUE if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
+        code = _HTTP_CODES.get(exc.status_code) or (
+            ErrorCode.INPUT_INVALID_VALUE if exc.status_code < 500 else ErrorCode.INTERNAL_ERROR
+        )
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

@@ -1,6 +1,9 @@
 """Audit records beside the policy's own: received signals and order events.
 
 Every record has ``to_row()``: the column values the store hashes (canonical JSON) and keeps.
+Every record's ``timestamp_utc`` accepts what ``PolicyContext`` accepts (ISO-8601 UTC text
+ending in ``Z``) or an aware datetime, and keeps it as a UTC datetime; anything else raises
+``InvalidInputError`` naming ``timestamp_utc``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from ..policy import OperatorActionRecord, PolicyDecisionRecord, format_utc
+from ..policy import OperatorActionRecord, PolicyDecisionRecord, coerce_utc, format_utc
 from ..policy.decision import parse_confidence
 
 
@@ -62,6 +65,7 @@ class SignalRecord:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ai_confidence", parse_confidence(self.ai_confidence))
+        object.__setattr__(self, "timestamp_utc", coerce_utc(self.timestamp_utc))
 
     def to_row(self) -> dict[str, Any]:
         """Return the column values."""
@@ -97,6 +101,9 @@ class OrderEventRecord:
     client_order_id: str | None = None
     code: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timestamp_utc", coerce_utc(self.timestamp_utc))
 
     def to_row(self) -> dict[str, Any]:
         """Return the column values."""

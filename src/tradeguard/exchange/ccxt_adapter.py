@@ -38,7 +38,15 @@ from ..errors import (
     TradeGuardError,
 )
 from ..policy import Clock, Side
-from ..ports import Balance, OrderRequest, OrderState, OrderStatus, OrderType, Ticker
+from ..ports import (
+    Balance,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    SymbolRules,
+    Ticker,
+)
 from .parsing import bad_response, from_epoch_ms
 
 T = TypeVar("T")
@@ -97,6 +105,27 @@ def _keys_refused(ccxt: Any, exc: Exception) -> bool:
     return (
         isinstance(exc, ccxt.DDoSProtection) and _BINANCE_KEY_REFUSED.search(str(exc)) is not None
     )
+
+
+def _step(value: Any, mode: Any, ccxt: Any, what: str) -> Decimal:
+    # A market's precision as a step: a tick size as it is, decimal places as 10^-places.
+    number = _decimal(value, f"market precision.{what}")
+    if number is None or number <= 0:
+        raise bad_response(f"ccxt: market precision.{what} is not positive")
+    if mode == ccxt.TICK_SIZE:
+        return number
+    if mode == ccxt.DECIMAL_PLACES and number == number.to_integral_value():
+        return Decimal(1).scaleb(-int(number))
+    raise bad_response(f"ccxt: precision.{what} {value!r} in mode {mode!r} is not a step")
+
+
+def _minimum(limits: Any, what: str) -> Decimal:
+    # ``limits.<what>.min``; absent means the venue sets no minimum.
+    found = limits.get("min") if isinstance(limits, dict) else None
+    number = _decimal(found, f"market limits.{what}.min", required=False)
+    if number is not None and number < 0:
+        raise bad_response(f"ccxt: market limits.{what}.min is negative")
+    return number or Decimal(0)
 
 
 def _translate(ccxt: Any, exc: Exception, action: str) -> TradeGuardError:
@@ -337,6 +366,30 @@ class CcxtExchange:
             return result
 
         return self._call("fetch_balance", fetch)
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Return ``symbol``'s rules from ccxt's loaded market (``precision`` and ``limits``).
+
+        Binance's ``LOT_SIZE`` (stepSize, minQty), ``PRICE_FILTER`` (tickSize) and
+        ``NOTIONAL``/``MIN_NOTIONAL`` (minNotional) arrive there as ``precision.amount``,
+        ``limits.amount.min``, ``precision.price`` and ``limits.cost.min``. A precision given
+        in significant digits cannot be a step: the rules are then unreadable.
+        """
+
+        def read() -> SymbolRules:
+            market = self._exchange.market(self._unified(symbol))
+            precision = market.get("precision") or {}
+            limits = market.get("limits") or {}
+            mode = self._exchange.precisionMode
+            return SymbolRules(
+                symbol=symbol,
+                quantity_step=_step(precision.get("amount"), mode, self._ccxt, "amount"),
+                min_quantity=_minimum(limits.get("amount"), "amount"),
+                min_notional=_minimum(limits.get("cost"), "cost"),
+                price_tick=_step(precision.get("price"), mode, self._ccxt, "price"),
+            )
+
+        return self._call("load_markets", read)
 
     def close(self) -> None:
         """Release the HTTP session."""

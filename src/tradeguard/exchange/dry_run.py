@@ -1,7 +1,7 @@
 """DRY_RUN isolation: a real adapter for reading, a paper exchange for every order.
 
 ``DryRunExchange`` holds the real adapter only to *read* from it (server time, ticker,
-balances, and the status of orders it did not place itself). ``place_order`` and
+balances, symbol rules, and the status of orders it did not place itself). ``place_order`` and
 ``cancel_order`` never reach it: they go to an internal :class:`PaperExchange` that fills at the
 real ticker's price. ``open_orders`` lists the paper orders, since those are the only orders a
 DRY_RUN process can have placed and can cancel.
@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..policy import Clock
-from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, Ticker
+from ..ports import Balance, ExchangeClient, OrderRequest, OrderState, SymbolRules, Ticker
 from .matching import RemainderPolicy
 from .paper import PaperExchange
 
@@ -81,6 +81,10 @@ class DryRunExchange:
     def balances(self) -> list[Balance]:
         """Read the real account's balances."""
         return self._real.balances()
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Read the real exchange's rules: DRY_RUN refuses what LIVE would."""
+        return self._real.symbol_rules(symbol)
 
     def close(self) -> None:
         """Close the real adapter."""

@@ -29,6 +29,7 @@ from ..ports import (
     ExchangeClient,
     OrderRequest,
     OrderState,
+    SymbolRules,
     Ticker,
     publish_alert,
 )
@@ -197,6 +198,10 @@ class MonitoredExchange:
     def balances(self) -> list[Balance]:
         """Delegate ``balances``."""
         return self._run("balances", self.inner.balances)
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Delegate ``symbol_rules``."""
+        return self._run("symbol_rules", lambda: self.inner.symbol_rules(symbol))
 
     def close(self) -> None:
         """Close the wrapped adapter."""

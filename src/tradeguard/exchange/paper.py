@@ -15,9 +15,26 @@ from decimal import Decimal
 from ..codes import ErrorCode
 from ..errors import ExchangeUnavailableError
 from ..policy import Clock
-from ..ports import Balance, OrderRequest, OrderState, Ticker
+from ..ports import Balance, OrderRequest, OrderState, SymbolRules, Ticker
 from .market import QUOTE_CURRENCIES, SimulatedMarket
 from .matching import MatchingEngine, RemainderPolicy
+
+PAPER_QUANTITY_STEP = Decimal("0.00000001")
+
+
+def paper_rules(symbol: str) -> SymbolRules:
+    """Return the paper exchange's default rules: fine steps, a minimum order of 1 quote unit.
+
+    Quantity step and minimum 0.00000001 (8 decimals, as most crypto venues), minimum notional
+    1 (quote currency) and price tick 0.01 (the built-in market's prices are in cents).
+    """
+    return SymbolRules(
+        symbol=symbol,
+        quantity_step=PAPER_QUANTITY_STEP,
+        min_quantity=PAPER_QUANTITY_STEP,
+        min_notional=Decimal(1),
+        price_tick=Decimal("0.01"),
+    )
 
 
 class PaperExchange:
@@ -33,6 +50,8 @@ class PaperExchange:
         name: The adapter's name.
         partial_fill_remainder: What the next status read does with a partial fill's remainder.
         balances: Starting balances; replaces the quote-currency default when given.
+        symbol_rules: Rules per symbol that ``symbol_rules`` answers; symbols not named get
+            :func:`paper_rules`.
     """
 
     def __init__(
@@ -46,6 +65,7 @@ class PaperExchange:
         name: str = "paper",
         partial_fill_remainder: RemainderPolicy = RemainderPolicy.FILL,
         balances: Mapping[str, Decimal] | None = None,
+        symbol_rules: Mapping[str, SymbolRules] | None = None,
     ) -> None:
         if not Decimal(0) < partial_fill_ratio <= Decimal(1):
             raise ValueError("partial_fill_ratio must be in (0, 1]")
@@ -65,6 +85,7 @@ class PaperExchange:
             else {quote: quote_balance for quote in QUOTE_CURRENCIES[:4]}
         )
         self._engine = MatchingEngine(clock, self._last_price, start)
+        self._rules = dict(symbol_rules or {})
 
     # --- pricing ---------------------------------------------------------------------------
 
@@ -136,6 +157,10 @@ class PaperExchange:
             for currency, amount in sorted(self._engine.balances().items())
         ]
 
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Return the configured rules of ``symbol``, else :func:`paper_rules`."""
+        return self._rules.get(symbol) or paper_rules(symbol)
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -150,4 +175,4 @@ class PaperExchange:
         return self._engine.find(order_id) is not None
 
 
-__all__ = ["PaperExchange", "RemainderPolicy"]
+__all__ = ["PAPER_QUANTITY_STEP", "PaperExchange", "RemainderPolicy", "paper_rules"]

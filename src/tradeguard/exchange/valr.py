@@ -4,7 +4,9 @@ Endpoints (see ``reference/valr-api.md``): ``GET /v1/public/time``,
 ``GET /v1/public/{pair}/marketsummary``, ``POST /v2/orders/market|limit`` (synchronous: 201 when
 placed, 400 when refused), ``GET /v1/orders/{pair}/orderid/{id}``,
 ``GET /v1/orders/history/summary/orderid/{id}`` (average price of a finished order),
-``DELETE /v2/orders/order``, ``GET /v1/orders/open``, ``GET /v1/account/balances``.
+``DELETE /v2/orders/order``, ``GET /v1/orders/open``, ``GET /v1/account/balances``,
+``GET /v1/public/pairs`` (symbol rules: ``baseDecimalPlaces``, ``minBaseAmount``,
+``minQuoteAmount``, ``tickSize``).
 
 Error translation: transport errors, timeouts, 429 and 5xx → ``ExchangeUnavailableError``
 (``EXCHANGE_ERROR``); 401/403 → ``ExchangeAuthError`` (``EXCHANGE_AUTH_FAILED``); an
@@ -37,7 +39,15 @@ from ..errors import (
 )
 from ..logging import get_logger
 from ..policy import Clock, Side
-from ..ports import Balance, OrderRequest, OrderState, OrderStatus, OrderType, Ticker
+from ..ports import (
+    Balance,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    OrderType,
+    SymbolRules,
+    Ticker,
+)
 from .parsing import (
     bad_response,
     decimal_field,
@@ -151,6 +161,28 @@ def _state(
         filled_quantity=filled,
         order_type=order_type,
         price=price if price else None,
+    )
+
+
+def _pair_rules(symbol: str, data: dict[str, Any]) -> SymbolRules:
+    what = f"pairs {symbol}"
+    if data.get("active") is False:
+        raise ExchangeRejectedError(
+            ErrorCode.EXCHANGE_ORDER_REJECTED, f"VALR lists {symbol} as not active"
+        )
+    places = data.get("baseDecimalPlaces")
+    text = str(places) if isinstance(places, str | int) and not isinstance(places, bool) else ""
+    if not text.isdigit() or int(text) > 18:
+        raise bad_response(f"{what}: baseDecimalPlaces is not a small whole number: {places!r}")
+    tick = decimal_field(data, "tickSize", what)
+    if tick <= 0:
+        raise bad_response(f"{what}: tickSize must be positive")
+    return SymbolRules(
+        symbol=symbol,
+        quantity_step=Decimal(1).scaleb(-int(text)),
+        min_quantity=decimal_field(data, "minBaseAmount", what),
+        min_notional=decimal_field(data, "minQuoteAmount", what),
+        price_tick=tick,
     )
 
 
@@ -338,6 +370,22 @@ class ValrExchange:
                 )
             )
         return result
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        """Return ``symbol``'s rules from the public pair list (``GET /v1/public/pairs``).
+
+        The quantity step is ``10^-baseDecimalPlaces`` (VALR truncates quantities to that many
+        places), the minimums are ``minBaseAmount`` and ``minQuoteAmount``, the tick
+        ``tickSize``. A pair that is not listed, or listed as inactive, is refused.
+        """
+        what = "pairs"
+        for item in require_list(self._request("GET", "/v1/public/pairs", signed=False), what):
+            data = require_mapping(item, what)
+            if data.get("symbol") == symbol:
+                return _pair_rules(symbol, data)
+        raise ExchangeRejectedError(
+            ErrorCode.EXCHANGE_ORDER_REJECTED, f"VALR does not list the pair {symbol}"
+        )
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

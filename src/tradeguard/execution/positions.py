@@ -14,13 +14,17 @@ one snapshot could carry the portfolio past the maximum before any of them fille
 cannot increase that worst exposure (exits) are never refused by it. ``max_open_orders`` is
 capped the same way: an order that adds risk is refused (``RISK_OPEN_ORDERS``) when it would
 take the orders open (resting, or in flight) above the maximum.
+
+With ``controls`` set, the pre-trade order controls of :mod:`.order_controls` (the symbol's
+rules, price collar, size, rate and duplicates) are decided in the same atomic step, after the
+caps: the quantity reserved (and the price of a LIMIT order) is the one fitted to the rules.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +34,8 @@ from typing import Final
 from ..codes import ErrorCode
 from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
-from ..ports import PortfolioSnapshot
+from ..ports import OrderType, PortfolioSnapshot
+from .order_controls import OrderControls, OrderTerms
 
 _log = get_logger(__name__)
 ZERO: Final = Decimal(0)
@@ -56,6 +61,8 @@ class Reservation:
     symbol: str
     side: Side
     quantity: Decimal
+    price: Decimal | None = None
+    """The LIMIT price the order controls fitted to the tick (None: MARKET or no rules)."""
 
 
 class _Book:
@@ -115,6 +122,7 @@ class PositionBook:
             cannot be valued is refused.
         max_open_orders: Refuse orders that add risk when the orders open (resting, or in
             flight: every live reservation) would go above this; None disables it.
+        controls: The pre-trade order controls (see :mod:`.order_controls`); None: none.
     """
 
     def __init__(
@@ -126,6 +134,7 @@ class PositionBook:
         open_orders: Callable[[], int] | None = None,
         max_gross_exposure: Decimal | None = None,
         max_open_orders: int | None = None,
+        controls: OrderControls | None = None,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
@@ -138,6 +147,7 @@ class PositionBook:
         self.open_orders = open_orders
         self.max_gross_exposure = max_gross_exposure
         self.max_open_orders = max_open_orders
+        self.controls = controls
 
     @contextmanager
     def _transaction(self) -> Iterator[BookState]:
@@ -186,19 +196,31 @@ class PositionBook:
         side: Side,
         quantity: Decimal,
         check: Callable[[Decimal], IntentCheck],
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        price: Decimal | None = None,
+        signal_id: str | None = None,
     ) -> tuple[IntentCheck, Reservation | None]:
         """Run ``check`` against the worst position in-flight orders could leave; reserve.
 
         For a SELL the worst position is the current one minus every SELL in flight; for a
         BUY, plus every BUY in flight (in-flight orders on the other side may never fill).
-        When ``check`` permits and the exposure cap (see the module docstring) does too,
-        ``quantity`` is reserved atomically with both checks.
+        When ``check`` permits and the caps and order controls (see the module docstring) do
+        too, the quantity is reserved atomically with every check. The reservation carries
+        the quantity (and LIMIT ``price``) as the order controls fitted them to the rules.
         """
         limit = self.max_gross_exposure
-        # Prices and the resting count are read before the lock: a lookup may go to the
-        # exchange. A resting count that cannot be read is None: the open-orders cap refuses.
+        # Prices, the resting count and the symbol's rules are read before the lock: a lookup
+        # may go to the exchange. A resting count that cannot be read is None: the
+        # open-orders cap refuses.
         prices = self._prices(symbol) if limit is not None else {}
         resting = self._resting_or_none() if self.max_open_orders is not None else 0
+        terms = OrderTerms(symbol, side, quantity, order_type, price, signal_id)
+        controls = self.controls
+        last = self._last_price(symbol, prices) if controls is not None else None
+        shaped = controls.prepare(terms, last) if controls is not None else None
+        if shaped is not None:
+            quantity, price = shaped.quantity, shaped.price
         extra = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
         with self._transaction() as state:
             book = state.books.setdefault(symbol, _Book())
@@ -219,8 +241,21 @@ class PositionBook:
                 return EXPOSURE_REFUSED, None
             if adds_risk and self._too_many_orders(state, resting):
                 return OPEN_ORDERS_REFUSED, None
+            if controls is not None and shaped is not None:
+                now = self._clock.monotonic()
+                refusal = controls.decide(
+                    terms, shaped, adds_risk=adds_risk, last_price=last, now=now
+                )
+                if refusal is not None:
+                    _log.info(
+                        "order_control_refused",
+                        code=refusal.code.value,
+                        symbol=symbol,
+                        detail=refusal.detail,
+                    )
+                    return IntentCheck(False, refusal.code), None
             reservation_id = f"{self._reservation_prefix}{next(self._numbers)}"
-            reservation = Reservation(reservation_id, symbol, side, quantity)
+            reservation = Reservation(reservation_id, symbol, side, quantity, price)
             state.reservations[reservation_id] = (symbol, side, quantity)
             self._hold(book, side, quantity)
             return result, reservation
@@ -231,9 +266,14 @@ class PositionBook:
         lookup = self.price_lookup
         if lookup is None:
             return {}
-        symbols = self._exposed_symbols()
+        return self._prices_of({*self._exposed_symbols(), symbol})
+
+    def _prices_of(self, symbols: Iterable[str]) -> dict[str, Decimal]:
+        lookup = self.price_lookup
+        if lookup is None:
+            return {}
         prices: dict[str, Decimal] = {}
-        for name in {*symbols, symbol}:
+        for name in symbols:
             try:
                 price = lookup(name)
             except Exception as exc:  # unpriceable: the check refuses orders that need it
@@ -247,6 +287,12 @@ class PositionBook:
             if isinstance(price, Decimal) and price.is_finite() and price >= ZERO:
                 prices[name] = price
         return prices
+
+    def _last_price(self, symbol: str, prices: dict[str, Decimal]) -> Decimal | None:
+        # The last trade price for the order controls; None when unknown (they fail closed).
+        if symbol in prices:
+            return prices[symbol]
+        return self._prices_of([symbol]).get(symbol)
 
     def _over_limit(
         self,

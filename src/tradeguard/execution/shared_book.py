@@ -36,6 +36,7 @@ from ..codes import ErrorCode
 from ..errors import DependencyUnavailableError
 from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
+from ..ports import OrderType
 from .positions import BookState, PositionBook, Reservation
 
 _log = get_logger(__name__)
@@ -250,6 +251,10 @@ class SharedPositionBook(PositionBook):
         side: Side,
         quantity: Decimal,
         check: Callable[[Decimal], IntentCheck],
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        price: Decimal | None = None,
+        signal_id: str | None = None,
     ) -> tuple[IntentCheck, Reservation | None]:
         """As :meth:`PositionBook.check_and_reserve`; refused when the database fails.
 
@@ -258,13 +263,29 @@ class SharedPositionBook(PositionBook):
         """
         try:
             seen = len(self._seen)
-            result = super().check_and_reserve(symbol, side, quantity, check)
+            result = self._check_once(symbol, side, quantity, check, order_type, price, signal_id)
             if result[1] is None and len(self._seen) > seen:
-                result = super().check_and_reserve(symbol, side, quantity, check)
+                result = self._check_once(
+                    symbol, side, quantity, check, order_type, price, signal_id
+                )
             return result
         except DependencyUnavailableError as exc:
             _log.error("shared_state_unavailable", code=exc.code, symbol=symbol, error=exc.message)
             return SHARED_STATE_REFUSED, None
+
+    def _check_once(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        check: Callable[[Decimal], IntentCheck],
+        order_type: OrderType,
+        price: Decimal | None,
+        signal_id: str | None,
+    ) -> tuple[IntentCheck, Reservation | None]:
+        return super().check_and_reserve(
+            symbol, side, quantity, check, order_type=order_type, price=price, signal_id=signal_id
+        )
 
     def release(self, reservation: Reservation | None) -> None:
         """As :meth:`PositionBook.release`; retried later when the database fails."""

@@ -6,7 +6,7 @@ No I/O, no logging, and no clock reads except through the injected ``Clock``.
 from __future__ import annotations
 
 from ..codes import PolicyReasonCode
-from .context import PolicyContext, format_utc, parse_utc
+from .context import PolicyContext, coerce_utc, format_utc, parse_utc
 from .decision import OperatorActionRecord, PolicyDecision, PolicyDecisionRecord
 from .domain import (
     EVALUATION_PRECEDENCE,
@@ -58,6 +58,7 @@ __all__ = [
     "Side",
     "TradePermissionPolicy",
     "check_intent",
+    "coerce_utc",
     "evaluate_gates",
     "format_utc",
     "intent_permitted",

@@ -76,6 +76,27 @@ def parse_utc(text: str, *, field_name: str = "timestamp_utc") -> datetime:
         ) from exc
 
 
+def coerce_utc(value: object, field_name: str = "timestamp_utc") -> datetime:
+    """Return ``value`` as an aware UTC datetime, or raise naming ``field_name``.
+
+    Accepts the forms a ``PolicyContext`` accepts (an ISO-8601 UTC string ending in ``Z``) and
+    an aware ``datetime`` in any zone (converted to UTC). A naive datetime, another type or a
+    malformed text raises :class:`~tradeguard.errors.InvalidInputError` with ``field_name``.
+    """
+    if type(value) is datetime and value.tzinfo is UTC:  # the hot path: Clock.now()
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _bad(field_name, "must be timezone-aware (UTC)")
+        return value.astimezone(UTC)
+    if isinstance(value, str):
+        return parse_utc(value, field_name=field_name)
+    raise _bad(
+        field_name,
+        f"must be an aware datetime or ISO-8601 UTC text ending in 'Z', got {type(value).__name__}",
+    )
+
+
 def _bad(field_name: str, message: str) -> InvalidInputError:
     return InvalidInputError(
         ErrorCode.INPUT_INVALID_VALUE, f"{field_name}: {message}", field=field_name

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..codes import ErrorCode, PolicyReasonCode
 from ..errors import InvalidInputError
-from .context import PolicyContext, format_utc
+from .context import PolicyContext, coerce_utc, format_utc
 from .domain import Decision, GateName
 
 CONFIDENCE_MIN = Decimal(0)
@@ -78,6 +78,7 @@ class PolicyDecisionRecord:
 
     correlation_id: str
     timestamp_utc: datetime
+    """An aware datetime or ISO-8601 UTC text ending in ``Z`` (kept as a UTC datetime)."""
     policy_decision: Decision
     reason_code: PolicyReasonCode
     blocking_gate: GateName | None
@@ -89,10 +90,7 @@ class PolicyDecisionRecord:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ai_confidence", parse_confidence(self.ai_confidence))
-        if self.timestamp_utc.tzinfo is None:
-            raise InvalidInputError(
-                ErrorCode.INPUT_INVALID_VALUE, "timestamp_utc must be aware", field="timestamp_utc"
-            )
+        object.__setattr__(self, "timestamp_utc", coerce_utc(self.timestamp_utc))
         if (self.policy_decision is Decision.ALLOW) != (self.blocking_gate is None) or (
             self.blocking_gate is None
         ) != (self.precedence_rank is None):
@@ -154,6 +152,7 @@ class OperatorActionRecord:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "timestamp_utc", coerce_utc(self.timestamp_utc))
         if not isinstance(self.operator_id, str) or not self.operator_id.strip():
             raise InvalidInputError(
                 ErrorCode.OPERATOR_ID_REQUIRED, "operator_id must be non-empty", field="operator_id"

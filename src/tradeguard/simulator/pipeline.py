@@ -242,6 +242,12 @@ class ScenarioPipeline:
             account_check_interval_seconds=t.account_check_interval_seconds,
             symbols=(SYMBOL,),
             log_level="DEBUG",
+            # The producer repeats the same small OPEN every few dozen milliseconds by design:
+            # the duplicate rule and the rate limit would refuse it for reasons no scenario
+            # is about (they have tests of their own).
+            duplicate_order_window_seconds=0,
+            max_orders_per_symbol=1000,
+            max_orders_per_account=1000,
         )
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service_support import bearer, make_settings
+from tests.service_support import LOOSE_ORDER_CONTROLS, bearer, make_settings
 from tradeguard.api import create_app
 from tradeguard.audit.records import AuditTable
 from tradeguard.background import prime_sources
@@ -52,7 +52,9 @@ def binance(simulator: ExchangeSimulator, module: Any = ccxt) -> Any:
 
 @pytest.fixture
 def service() -> Iterator[tuple[Container, TestClient]]:
-    container = build_container(make_settings(source_timeout_ms=5000))  # busy machines
+    container = build_container(
+        make_settings(source_timeout_ms=5000, **LOOSE_ORDER_CONTROLS)
+    )  # busy machines
     prime_sources(container)
     try:
         with TestClient(create_app(container), raise_server_exceptions=False) as client:

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.service_support import (
+    LOOSE_ORDER_CONTROLS,
     PASSPHRASE,
     bearer,
     count_rows,
@@ -34,7 +35,9 @@ TTL = 5.0
 def decide_service(**overrides: Any) -> Iterator[tuple[Container, TestClient, FakeClock]]:
     clock = FakeClock(datetime.now(UTC))
     # A generous source timeout: a source slowed by a busy machine must not turn into a HALT.
-    settings = make_settings(permit_ttl_seconds=TTL, source_timeout_ms=5000, **overrides)
+    settings = make_settings(
+        permit_ttl_seconds=TTL, source_timeout_ms=5000, **{**LOOSE_ORDER_CONTROLS, **overrides}
+    )
     container = build_container(settings, clock=clock)
     prime_sources(container)
     try:

@@ -266,3 +266,14 @@ def test_webhook_without_secret_configured_refuses_signatures() -> None:
         response = post_signal(client, signal_body())
     assert response.status_code == 401
     assert SECRET not in response.text
+
+
+def test_unknown_route_is_404_route_not_found_and_wrong_method_is_405() -> None:
+    with service() as (_, client):
+        missing = client.get("/v1/no-such-route")
+        wrong_method = client.get("/v1/kill-switch", headers=bearer())
+        static_missing = client.get("/static/no-such-file.js")
+    assert missing.status_code == 404 and missing.json()["code"] == "ROUTE_NOT_FOUND"
+    assert static_missing.status_code == 404 and static_missing.json()["code"] == "ROUTE_NOT_FOUND"
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "METHOD_NOT_ALLOWED"

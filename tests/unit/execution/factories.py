@@ -98,6 +98,8 @@ def wire(
     max_open_orders: int | None = None,
     prices: Any = None,
     latch_store: Any = None,
+    symbol_rules: bool = False,
+    order_limits: Any = None,
 ) -> Wired:
     clock = clock or SystemClock()
     audit = audit or open_audit_store("memory://")
@@ -115,6 +117,8 @@ def wire(
         price_lookup=prices or PRICES.__getitem__,
         max_gross_exposure=max_gross_exposure,
         max_open_orders=max_open_orders,
+        symbol_rules=symbol_rules,
+        order_limits=order_limits,
     )
     builder = SwitchableBuilder(clock)
     policy = TradePermissionPolicy(0, clock=clock, latch_store=latch_store)

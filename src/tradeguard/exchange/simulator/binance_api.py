@@ -4,7 +4,8 @@ Routes: ``GET /api/v3/time``, ``/api/v3/exchangeInfo``, ``/api/v3/ticker/24hr``;
 (``X-MBX-APIKEY`` plus HMAC-SHA256 ``signature`` over the query or form body before
 ``&signature=``): ``POST|GET|DELETE /api/v3/order``, ``GET /api/v3/openOrders``,
 ``GET /api/v3/account``. The request timestamp is not checked against a receive window (the
-simulator may run on a skewed clock). Errors are ``{"code", "msg"}`` as Binance answers them.
+simulator may run on a skewed clock). Errors are ``{"code", "msg"}`` as Binance answers them;
+an order that breaks ``LOT_SIZE``, ``PRICE_FILTER`` or ``NOTIONAL`` gets -1013 (see ``.rules``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..matching import BookOrder
 from ..parsing import to_epoch_ms
 from .binance_market_data import market_data_reply
 from .protocol import SimReply, SimRequest, dec, json_reply, parse_decimal
+from .rules import SIMULATED_RULES, binance_filters, violation
 from .state import KNOWN_SYMBOLS, OrderRefusedError, SimulatorState
 
 BINANCE_STATUS: Final[dict[OrderStatus, str]] = {
@@ -48,20 +50,7 @@ def _market_info(symbol: str) -> dict[str, Any]:
         "quotePrecision": 8,
         "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
         "isSpotTradingAllowed": True,
-        "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": "0.01",
-                "maxPrice": "100000000.00",
-                "tickSize": "0.01",
-            },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": "0.00000001",
-                "maxQty": "9000000.00000000",
-                "stepSize": "0.00000001",
-            },
-        ],
+        "filters": binance_filters(SIMULATED_RULES[symbol]),
     }
 
 
@@ -175,6 +164,10 @@ class BinanceDialect:
         price = parse_decimal(params.get("price")) if kind == "LIMIT" else None
         if kind == "LIMIT" and (price is None or price <= 0):
             return json_reply(400, {"code": -1102, "msg": "Mandatory parameter 'price'."})
+        value_price = price if price is not None else self._state.market.last_price(symbol)
+        broken = violation(SIMULATED_RULES[symbol], quantity, price, value_price)
+        if broken is not None:
+            return json_reply(400, {"code": -1013, "msg": f"Filter failure: {broken.value}"})
         order_request = OrderRequest(
             client_order_id=params.get("newClientOrderId", ""),
             symbol=symbol,

@@ -2,8 +2,9 @@
 
 Signed routes verify ``X-VALR-API-KEY`` and the HMAC-SHA512 ``X-VALR-SIGNATURE`` over
 timestamp + verb + path (with query) + body, and answer 401 when either is wrong (or the
-``auth_fail`` fault says the keys were revoked). A POST or
-DELETE with a body but without ``Content-Type: application/json`` gets 403, as on VALR.
+``auth_fail`` fault says the keys were revoked). A POST or DELETE with a body but without
+``Content-Type: application/json`` gets 403, as on VALR. The pair rules
+(``GET /v1/public/pairs``) are enforced as VALR does: see ``.rules``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from decimal import Decimal
 from typing import Any, Final
 
 from ...policy import Side
@@ -20,6 +22,7 @@ from ..matching import BookOrder
 from ..parsing import format_iso_ms, to_epoch_ms
 from ..valr import CUSTOMER_ORDER_ID_RE, INTENT_HEADER, sign_request
 from .protocol import SimReply, SimRequest, dec, json_reply, parse_decimal
+from .rules import SIMULATED_RULES, RuleViolation, truncate, valr_pair, violation
 from .state import KNOWN_SYMBOLS, OrderRefusedError, SimulatorState
 
 VALR_STATUS: Final[dict[OrderStatus, str]] = {
@@ -53,6 +56,8 @@ class ValrDialect:
         """Answer one VALR request."""
         if request.method == "GET" and request.path == "/v1/public/time":
             return self._time()
+        if request.method == "GET" and request.path == "/v1/public/pairs":
+            return json_reply(200, [valr_pair(SIMULATED_RULES[pair]) for pair in KNOWN_SYMBOLS])
         summary = _SUMMARY_RE.fullmatch(request.path)
         if request.method == "GET" and summary:
             return self._ticker(summary.group("pair"))
@@ -166,6 +171,9 @@ class ValrDialect:
             return _invalid("a limit order needs a positive price")
         if customer_id and CUSTOMER_ORDER_ID_RE.fullmatch(customer_id) is None:
             return _invalid("customerOrderId must match ^[0-9a-zA-Z-]{0,50}$")
+        refusal, quantity = self._rules(str(pair), quantity, price)
+        if refusal is not None:
+            return refusal
         order_request = OrderRequest(
             client_order_id=customer_id,
             symbol=str(pair),
@@ -180,6 +188,27 @@ class ValrDialect:
         except OrderRefusedError as exc:
             return json_reply(400, {"orderId": "", "code": -6, "message": str(exc)})
         return json_reply(201, {"id": order.order_id})
+
+    def _rules(
+        self, pair: str, quantity: Decimal, price: Decimal | None
+    ) -> tuple[SimReply | None, Decimal]:
+        # As VALR: the quantity is truncated to baseDecimalPlaces, then the minimums and the
+        # tick are enforced.
+        rules = SIMULATED_RULES[pair]
+        quantity = truncate(rules, quantity)
+        value_price = price if price is not None else self._state.market.last_price(pair)
+        broken = violation(rules, quantity, price, value_price)
+        if broken is RuleViolation.PRICE_FILTER:
+            return _invalid(
+                f"price must be a multiple of tickSize {dec(rules.price_tick)}"
+            ), quantity
+        if broken is not None:
+            message = (
+                f"Minimum order size not met . Minimum amount: {dec(rules.min_quantity)}, "
+                f"minimum total: {dec(rules.min_notional)}"
+            )
+            return json_reply(400, {"orderId": "", "code": -12007, "message": message}), quantity
+        return None, quantity
 
     def _cancel(self, request: SimRequest, *, synchronous: bool) -> SimReply:
         body = self._body(request) or {}
