@@ -150,6 +150,7 @@ class SharedPositionBook(PositionBook):
         self._renewer: threading.Thread | None = None
         self._renewed_at: datetime | None = None
         self._loaded_at = 0.0
+        self._checking = threading.local()  # set while this thread runs a check
         try:
             with self._lock:
                 self._connection().execute(_ACCOUNT, (account, clock.now().date()))
@@ -224,7 +225,9 @@ class SharedPositionBook(PositionBook):
             self._renewed_at = now
         positions = conn.execute(_POSITIONS, (self.account,))
         reservations = conn.execute(_RESERVATIONS, (self.account, now))
-        admitted = conn.execute(_ADMITTED, (self.account, now - memory)) if memory else None
+        # Only a check reads them (releases, fills and renewals never do): no cost there.
+        wanted = memory and getattr(self._checking, "on", False)
+        admitted = conn.execute(_ADMITTED, (self.account, now - memory)) if wanted else None
         state = self._state_of(locked.fetchone(), positions, reservations)
         if admitted is not None:
             state.admitted.extend(
@@ -343,9 +346,19 @@ class SharedPositionBook(PositionBook):
         price: Decimal | None,
         signal_id: str | None,
     ) -> tuple[IntentCheck, Reservation | None]:
-        return super().check_and_reserve(
-            symbol, side, quantity, check, order_type=order_type, price=price, signal_id=signal_id
-        )
+        self._checking.on = True
+        try:
+            return super().check_and_reserve(
+                symbol,
+                side,
+                quantity,
+                check,
+                order_type=order_type,
+                price=price,
+                signal_id=signal_id,
+            )
+        finally:
+            self._checking.on = False
 
     def release(self, reservation: Reservation | None) -> None:
         """As :meth:`PositionBook.release`; retried later when the database fails."""
