@@ -118,8 +118,10 @@ class SharedPositionBook(PositionBook):
     """A position book whose state every process on one PostgreSQL database shares.
 
     Args:
-        clock: As for :class:`PositionBook`; also times the leases (every process on one
-            database must read the same wall clock, as NTP-synchronised hosts do).
+        clock: As for :class:`PositionBook`; also times the leases and the orders the
+            controls admitted, on its wall clock (every process on one database must read the
+            same wall clock, to well under the rate and duplicate windows, as
+            NTP-synchronised hosts do).
         url: The PostgreSQL URL (the schema is migrated by the audit store before).
         account: The account whose state this is; processes trading one account share it.
         lease_seconds: How long a silent owner's reservations outlive it.
