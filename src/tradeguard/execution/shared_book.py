@@ -22,9 +22,10 @@ two processes together never send more than the rate limits allow, and a duplica
 of them passes once. Those rows are timed on the injected clock's **wall** time (UTC), not the
 monotonic clock, which no two processes share: the wall clocks of every instance on one
 database must agree to well under the rate and duplicate windows (NTP-synchronised hosts do;
-the exchange time check refuses trading on a clock that drifted). A clock ahead of the others
-only makes its orders count for longer (refuses more, never less). Rows older than the memory
-are deleted with the sweep of expired leases.
+the exchange time check refuses trading on a clock that drifted): two processes whose clocks
+differ by some offset see each other's orders that much older or younger, so the windows
+between them shift by it. Rows older than the memory are deleted with the sweep of expired
+leases.
 
 Anything that fails on the database fails closed: a check is refused with
 ``SHARED_STATE_UNAVAILABLE``; a release or a fill that could not be written is retried by the
