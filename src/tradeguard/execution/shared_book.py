@@ -21,8 +21,9 @@ a check loads those within the controls' memory in the same round trip, runs the
 two processes together never send more than the rate limits allow, and a duplicate sent to two
 of them passes once. Those rows are timed on the injected clock's **wall** time (UTC), not the
 monotonic clock, which no two processes share: the wall clocks of every instance on one
-database must agree to well under the rate and duplicate windows (NTP-synchronised hosts do;
-the exchange time check refuses trading on a clock that drifted): two processes whose clocks
+database must agree to well under the rate and duplicate windows. Workers on one host share
+one clock; NTP-synchronised hosts agree to milliseconds, and the exchange time check refuses
+trading on a clock more than ``TRADEGUARD_MAX_CLOCK_DRIFT_MS`` off: two processes whose clocks
 differ by some offset see each other's orders that much older or younger, so the windows
 between them shift by it. Rows older than the memory are deleted with the sweep of expired
 leases.
