@@ -293,7 +293,10 @@ class Settings(BaseSettings):
         "risk is refused (RISK_ORDER_RATE).",
     )
     order_rate_window_seconds: float = Field(
-        1, gt=0, description="The window of the order rate limits (monotonic time)."
+        1,
+        gt=0,
+        description="The window of the order rate limits (monotonic time; on "
+        "PostgreSQL, the wall clock every instance shares).",
     )
     duplicate_order_window_seconds: float = Field(
         2,

@@ -4,7 +4,10 @@ Pure values and functions; :meth:`PositionBook.check_and_reserve` calls them ins
 in the same atomic step as the exposure and open-orders caps, so another store of that state
 (PostgreSQL for several instances) can call the very same rules. Nothing here reads a clock,
 an exchange or a lock: the book hands in the rules, the last price, the orders admitted
-recently and the monotonic time.
+recently and the time. The orders admitted are part of the book's state
+(:class:`~.positions.BookState`): the in-memory book keeps them in the process on the
+monotonic clock; the book shared on PostgreSQL keeps them in the database on the wall clock
+(UTC), so every process on one database counts the orders of all of them.
 
 Two steps:
 
@@ -121,9 +124,14 @@ class ShapedOrder:
 
 @dataclass(frozen=True, slots=True)
 class AdmittedOrder:
-    """An order the controls let through, remembered for the rate and duplicate rules."""
+    """An order the controls let through, remembered for the rate and duplicate rules.
 
-    monotonic: float
+    Attributes:
+        at: When it was admitted, in seconds on the book's clock (monotonic in memory, the
+            wall clock's POSIX time in the shared book).
+    """
+
+    at: float
     symbol: str
     side: Side
     quantity: Decimal
@@ -184,7 +192,7 @@ def admit(
     """Return why ``shaped`` may not leave, or None (see the module docstring).
 
     ``recent`` are the orders admitted before it (any order; older ones are ignored) and
-    ``now`` the monotonic time of this decision.
+    ``now`` the time of this decision on the same clock as theirs.
     """
     if shaped.refusal is not None:
         return shaped.refusal
@@ -246,7 +254,7 @@ def _pace(
     rate_window = limits.rate_window_seconds
     duplicate_window = limits.duplicate_window_seconds
     for seen in recent:
-        age = now - seen.monotonic
+        age = now - seen.at
         if age < rate_window:
             per_account += 1
             per_symbol += seen.symbol == order.symbol
@@ -282,12 +290,12 @@ def _same_order(seen: AdmittedOrder, order: OrderTerms, quantity: Decimal) -> bo
 
 
 class OrderControls:
-    """The order controls of one position book: its rules, its limits, what it admitted.
+    """The order controls of one position book: its rules and its limits.
 
     ``prepare`` runs before the book's lock (the rules may have to be read from the
-    exchange); ``decide`` runs under it, with the book's answer to "does it add risk", and
-    remembers what it admits. The remembered orders live in this process; a shared store
-    calls :func:`admit` with its own.
+    exchange); ``decide`` runs under it, with the book's answer to "does it add risk" and the
+    orders admitted recently (the book's state: in the process, or loaded from PostgreSQL in
+    the same locked transaction), and remembers there what it admits.
 
     Args:
         rules: The symbol rules provider (None: no rules are applied); answers None when the
@@ -302,7 +310,6 @@ class OrderControls:
     ) -> None:
         self.rules = rules
         self.limits = limits or OrderLimits()
-        self._admitted: deque[AdmittedOrder] = deque()
 
     def prepare(self, order: OrderTerms, last_price: Decimal | None) -> ShapedOrder:
         """Fit ``order`` to its symbol's rules (unchanged without a rules provider)."""
@@ -328,11 +335,15 @@ class OrderControls:
         adds_risk: bool,
         last_price: Decimal | None,
         now: float,
+        admitted: deque[AdmittedOrder],
     ) -> Refusal | None:
-        """Return why ``shaped`` may not leave, or None and remember it (call under a lock)."""
+        """Return why ``shaped`` may not leave, or None and append it to ``admitted``.
+
+        Call under the book's lock. ``admitted`` holds the orders admitted before, oldest
+        first, timed on the clock of ``now``; those older than the memory are dropped.
+        """
         memory = self.limits.memory_seconds
-        admitted = self._admitted
-        while admitted and now - admitted[0].monotonic >= memory:
+        while admitted and now - admitted[0].at >= memory:
             admitted.popleft()
         refusal = admit(
             order,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from ..codes import ErrorCode
 from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import OrderType, PortfolioSnapshot
-from .order_controls import OrderControls, OrderTerms
+from .order_controls import AdmittedOrder, OrderControls, OrderTerms
 
 _log = get_logger(__name__)
 ZERO: Final = Decimal(0)
@@ -87,16 +88,20 @@ class _Book:
 class BookState:
     """What the checks read and change: every symbol's book and every live reservation.
 
+    It also holds the orders the order controls admitted recently (``admitted``, oldest first,
+    for their rate and duplicate rules), so they are shared exactly as the reservations are.
+
     The in-memory book keeps one for the life of the process; a shared book (see
     :mod:`tradeguard.execution.shared_book`) loads one from the database inside a locked
     transaction and writes back what changed. The checks run over it the same way in both.
     """
 
-    __slots__ = ("books", "day", "realised_total", "reservations")
+    __slots__ = ("admitted", "books", "day", "realised_total", "reservations")
 
     def __init__(self, day: date) -> None:
         self.books: dict[str, _Book] = {}
         self.reservations: dict[str, tuple[str, Side, Decimal]] = {}
+        self.admitted: deque[AdmittedOrder] = deque()
         self.realised_total = ZERO
         self.day = day
 
@@ -158,6 +163,11 @@ class PositionBook:
 
     def close(self) -> None:
         """Release what the book holds outside the process (nothing, in memory)."""
+
+    def _admission_time(self) -> float:
+        # Under the seam: the time the order controls remember an order at. One process,
+        # one monotonic clock; a shared book answers with the wall clock every process reads.
+        return self._clock.monotonic()
 
     def _reading(self) -> AbstractContextManager[BookState]:
         # Reads that change nothing go through here; a shared book serves them without
@@ -242,9 +252,13 @@ class PositionBook:
             if adds_risk and self._too_many_orders(state, resting):
                 return OPEN_ORDERS_REFUSED, None
             if controls is not None and shaped is not None:
-                now = self._clock.monotonic()
                 refusal = controls.decide(
-                    terms, shaped, adds_risk=adds_risk, last_price=last, now=now
+                    terms,
+                    shaped,
+                    adds_risk=adds_risk,
+                    last_price=last,
+                    now=self._admission_time(),
+                    admitted=state.admitted,
                 )
                 if refusal is not None:
                     _log.info(

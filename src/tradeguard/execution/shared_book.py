@@ -14,6 +14,20 @@ reservations of every owner whose lease has expired: a process killed with order
 stops holding capacity after one lease time at most, and never holds it past the release or
 the fill of its order while it lives.
 
+The orders the order controls admitted recently (their rate limits and duplicate rule, see
+:mod:`.order_controls`) are part of that state too (``shared_admitted_orders``, migration 0004):
+a check loads those within the controls' memory in the same round trip, runs the same
+:func:`~.order_controls.admit` over them and inserts the order it admits before it commits, so
+two processes together never send more than the rate limits allow, and a duplicate sent to two
+of them passes once. Those rows are timed on the injected clock's **wall** time (UTC), not the
+monotonic clock, which no two processes share: the wall clocks of every instance on one
+database must agree to well under the rate and duplicate windows. Workers on one host share
+one clock; NTP-synchronised hosts agree to milliseconds, and the exchange time check refuses
+trading on a clock more than ``TRADEGUARD_MAX_CLOCK_DRIFT_MS`` off: two processes whose clocks
+differ by some offset see each other's orders that much older or younger, so the windows
+between them shift by it. Rows older than the memory are deleted with the sweep of expired
+leases.
+
 Anything that fails on the database fails closed: a check is refused with
 ``SHARED_STATE_UNAVAILABLE``; a release or a fill that could not be written is retried by the
 renewal thread (until then the capacity stays held, which refuses more, never less); a
@@ -26,7 +40,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -37,6 +51,7 @@ from ..errors import DependencyUnavailableError
 from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import OrderType
+from .order_controls import AdmittedOrder
 from .positions import BookState, PositionBook, Reservation
 
 _log = get_logger(__name__)
@@ -64,6 +79,15 @@ _RESERVATIONS = (
     "JOIN shared_book_owners o ON o.owner_id = r.owner_id "
     "WHERE r.account = %s AND o.expires_at >= %s"
 )
+_ADMITTED = (
+    "SELECT admitted_at, symbol, side, quantity, signal_id FROM shared_admitted_orders "
+    "WHERE account = %s AND admitted_at > %s ORDER BY admitted_at, id"
+)
+_ADD_ADMITTED = (
+    "INSERT INTO shared_admitted_orders (account, admitted_at, symbol, side, quantity, "
+    "signal_id) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+_SWEEP_ADMITTED = "DELETE FROM shared_admitted_orders WHERE account = %s AND admitted_at <= %s"
 _READ_ACCOUNT = "SELECT day, realised_total FROM shared_accounts WHERE account = %s"
 _READ_ONLY = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 _UPSERT_POSITION = (
@@ -81,7 +105,8 @@ _DROP_RESERVATIONS = "DELETE FROM shared_reservations WHERE reservation_id = ANY
 _SET_ACCOUNT = "UPDATE shared_accounts SET day = %s, realised_total = %s WHERE account = %s"
 
 _Filled = tuple[Decimal, Decimal | None, Decimal]
-_Image = tuple[dict[str, _Filled], dict[str, tuple[str, Side, Decimal]], Any, Decimal]
+_Held = dict[str, tuple[str, Side, Decimal]]
+_Image = tuple[dict[str, _Filled], _Held, Any, Decimal, tuple[AdmittedOrder, ...]]
 _FLAT: Final[_Filled] = (Decimal(0), None, Decimal(0))
 
 
@@ -95,8 +120,10 @@ class SharedPositionBook(PositionBook):
     """A position book whose state every process on one PostgreSQL database shares.
 
     Args:
-        clock: As for :class:`PositionBook`; also times the leases (every process on one
-            database must read the same wall clock, as NTP-synchronised hosts do).
+        clock: As for :class:`PositionBook`; also times the leases and the orders the
+            controls admitted, on its wall clock (every process on one database must read the
+            same wall clock, to well under the rate and duplicate windows, as
+            NTP-synchronised hosts do).
         url: The PostgreSQL URL (the schema is migrated by the audit store before).
         account: The account whose state this is; processes trading one account share it.
         lease_seconds: How long a silent owner's reservations outlive it.
@@ -126,6 +153,8 @@ class SharedPositionBook(PositionBook):
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._renewed_at: datetime | None = None
+        self._loaded_at = 0.0
+        self._checking = threading.local()  # set while this thread runs a check
         try:
             with self._lock:
                 self._connection().execute(_ACCOUNT, (account, clock.now().date()))
@@ -186,17 +215,41 @@ class SharedPositionBook(PositionBook):
 
     def _load(self, conn: psycopg.Connection[Any]) -> BookState:
         # One round trip (pipeline): lock the account row, renew the lease and sweep the
-        # expired owners when a third of the lease has passed, read positions and reservations.
+        # expired owners (and the admitted orders past every window) when a third of the lease
+        # has passed, read positions, reservations and the orders admitted within the memory.
         now = self._clock.now()
+        memory = timedelta(seconds=self._memory_seconds())
         locked = conn.execute(_LOCK, (self.account,))
         if self._renewed_at is None or now - self._renewed_at >= self._lease / 3:
             conn.execute(_RENEW, (self.owner_id, self.account, now + self._lease))
             conn.execute(_SWEEP, (self.account, now))
             conn.execute(_SWEEP_OWNERS, (self.account, now))
+            # Kept for a lease at least: a process with a longer memory may share the account.
+            conn.execute(_SWEEP_ADMITTED, (self.account, now - max(memory, self._lease)))
             self._renewed_at = now
         positions = conn.execute(_POSITIONS, (self.account,))
         reservations = conn.execute(_RESERVATIONS, (self.account, now))
-        return self._state_of(locked.fetchone(), positions, reservations)
+        # Only a check reads them (releases, fills and renewals never do): no cost there.
+        wanted = memory and getattr(self._checking, "on", False)
+        admitted = conn.execute(_ADMITTED, (self.account, now - memory)) if wanted else None
+        state = self._state_of(locked.fetchone(), positions, reservations)
+        if admitted is not None:
+            state.admitted.extend(
+                AdmittedOrder(at.timestamp(), symbol, Side(side), Decimal(quantity), signal_id)
+                for at, symbol, side, quantity, signal_id in admitted
+            )
+        self._loaded_at = now.timestamp()
+        return state
+
+    def _memory_seconds(self) -> float:
+        # How far back the order controls look (0: no controls, nothing to load).
+        controls = self.controls
+        return 0.0 if controls is None else controls.limits.memory_seconds
+
+    def _admission_time(self) -> float:
+        # The wall time (POSIX seconds) of the transaction under way: the clock every process
+        # on the database shares, and the one its admitted orders were loaded against.
+        return self._loaded_at
 
     def _exposed_symbols(self) -> list[str]:
         # Every symbol this book has seen in the shared state: no extra read before a check.
@@ -223,7 +276,8 @@ class SharedPositionBook(PositionBook):
         return state
 
     def _store(self, conn: psycopg.Connection[Any], before: _Image, state: BookState) -> None:
-        filled, held, day, realised = before
+        filled, held, day, realised, admitted = before
+        loaded = {id(order) for order in admitted}  # alive: ``before`` holds them
         for symbol, book in state.books.items():
             now = (book.quantity, book.average_entry, book.realised_today)
             if filled.get(symbol, _FLAT) != now:
@@ -240,6 +294,19 @@ class SharedPositionBook(PositionBook):
                 )
             elif old[2] != remaining:
                 conn.execute(_SET_REMAINING, (remaining, reservation_id))
+        for order in state.admitted:
+            if id(order) not in loaded:  # admitted in this transaction
+                conn.execute(
+                    _ADD_ADMITTED,
+                    (
+                        self.account,
+                        datetime.fromtimestamp(order.at, UTC),
+                        order.symbol,
+                        order.side.value,
+                        order.quantity,
+                        order.signal_id,
+                    ),
+                )
         if (day, realised) != (state.day, state.realised_total):
             conn.execute(_SET_ACCOUNT, (state.day, state.realised_total, self.account))
 
@@ -283,9 +350,19 @@ class SharedPositionBook(PositionBook):
         price: Decimal | None,
         signal_id: str | None,
     ) -> tuple[IntentCheck, Reservation | None]:
-        return super().check_and_reserve(
-            symbol, side, quantity, check, order_type=order_type, price=price, signal_id=signal_id
-        )
+        self._checking.on = True
+        try:
+            return super().check_and_reserve(
+                symbol,
+                side,
+                quantity,
+                check,
+                order_type=order_type,
+                price=price,
+                signal_id=signal_id,
+            )
+        finally:
+            self._checking.on = False
 
     def release(self, reservation: Reservation | None) -> None:
         """As :meth:`PositionBook.release`; retried later when the database fails."""
@@ -367,7 +444,9 @@ def _image(state: BookState) -> _Image:
     filled = {
         symbol: (b.quantity, b.average_entry, b.realised_today) for symbol, b in state.books.items()
     }
-    return filled, dict(state.reservations), state.day, state.realised_total
+    # The admitted orders loaded are told from new ones by identity (equal values may repeat).
+    loaded = tuple(state.admitted)
+    return filled, dict(state.reservations), state.day, state.realised_total, loaded
 
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "SHARED_STATE_REFUSED", "SharedPositionBook"]

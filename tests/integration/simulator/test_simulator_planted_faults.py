@@ -60,7 +60,7 @@ class GreenHealthForTheGateOnly:
 
 
 def plant_gate_ignores_health(container: Container) -> None:
-    container.gate._builder = GreenHealthForTheGateOnly(container.gate._builder)  # type: ignore[attr-defined]
+    container.gate._decider._builder = GreenHealthForTheGateOnly(container.gate._decider._builder)  # type: ignore[attr-defined]
 
 
 def test_exchange_check_wired_green_is_reported_as_the_violated_expectation() -> None:

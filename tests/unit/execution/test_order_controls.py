@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 
 import pytest
@@ -198,15 +199,20 @@ def test_order_controls_remember_what_they_admit_exits_included_and_forget_after
         OrderLimits(max_orders_per_symbol=2, rate_window_seconds=1.0, duplicate_window_seconds=0.5),
     )
 
+    admitted: deque[AdmittedOrder] = deque()  # the book's state keeps them
+
     def run(terms: OrderTerms, now: float, adds_risk: bool = True):
         shaped = controls.prepare(terms, LAST)
-        return controls.decide(terms, shaped, adds_risk=adds_risk, last_price=LAST, now=now)
+        return controls.decide(
+            terms, shaped, adds_risk=adds_risk, last_price=LAST, now=now, admitted=admitted
+        )
 
     assert run(order("0.01", signal_id="a"), 0.0) is None
     assert run(order("0.01", signal_id="b"), 0.1).code is ErrorCode.RISK_DUPLICATE_ORDER
     assert run(order("0.02", side=Side.SELL, signal_id="c"), 0.2, adds_risk=False) is None
     assert run(order("0.03", signal_id="d"), 0.3).code is ErrorCode.RISK_ORDER_RATE
     assert run(order("0.01", signal_id="e"), 1.05) is None  # both left the window
+    assert [o.signal_id for o in admitted] == ["c", "e"]  # "a" forgotten after the memory
 
 
 def test_a_rules_provider_that_raises_counts_as_unreadable():

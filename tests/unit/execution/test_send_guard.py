@@ -106,7 +106,7 @@ class HaltOnSecondBuild:
 
 def test_an_order_decided_before_a_halt_latched_in_the_same_batch_does_not_leave(tmp_path: Path):
     w, _breaker, exchange = _wired_with_breaker(tmp_path)
-    w.gate._builder = HaltOnSecondBuild(w.builder)
+    w.gate._decider._builder = HaltOnSecondBuild(w.builder)
     first, second = w.gate.submit_many([signal(quantity="1"), signal(quantity="1")])
     assert isinstance(first, SignalResult) and isinstance(second, SignalResult)
     assert first.decision == "ALLOW" and second.decision == "HALT"
