@@ -91,6 +91,7 @@ class ErrorCode(StrEnum):
     PREFLIGHT_BALANCES_UNREADABLE = "PREFLIGHT_BALANCES_UNREADABLE"
     PREFLIGHT_OPEN_ORDERS_UNREADABLE = "PREFLIGHT_OPEN_ORDERS_UNREADABLE"
     PREFLIGHT_SYMBOL_UNKNOWN = "PREFLIGHT_SYMBOL_UNKNOWN"
+    PREFLIGHT_SYMBOL_RULES_UNAVAILABLE = "PREFLIGHT_SYMBOL_RULES_UNAVAILABLE"
     START_STATE_UNREADABLE = "START_STATE_UNREADABLE"
     START_RESTING_ORDERS_ADOPTED = "START_RESTING_ORDERS_ADOPTED"
     START_POSITION_MISMATCH = "START_POSITION_MISMATCH"
@@ -406,6 +407,11 @@ CODE_INFO: dict[str, CodeInfo] = {
     "PREFLIGHT_SYMBOL_UNKNOWN": _info(
         "Preflight: a configured symbol is not known to the exchange (its ticker is refused).",
         "Fix TRADEGUARD_SYMBOLS to the exchange's spelling (e.g. BTCZAR on VALR).",
+    ),
+    "PREFLIGHT_SYMBOL_RULES_UNAVAILABLE": _info(
+        "Preflight: a configured symbol's trading rules (quantity step, minimums, price tick)"
+        " could not be loaded from the exchange.",
+        "Check the symbol's spelling and the exchange's status; rerun the preflight.",
     ),
     "START_STATE_UNREADABLE": _info(
         "At start the resting orders or balances could not be read from the exchange; LIVE"

@@ -241,6 +241,29 @@ class SymbolKnownCheck:
         return _passed(self.name, f"last price {ticker.price}")
 
 
+class SymbolRulesCheck:
+    """A configured symbol's trading rules load: quantity step, minimums, price tick."""
+
+    requires: tuple[str, ...] = ()
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.name = f"symbol_rules:{symbol}"
+        self.requires = (f"symbol:{symbol}",)
+
+    def run(self, probe: PreflightProbe) -> PreflightResult:
+        """Load the symbol's rules from the exchange."""
+        try:
+            rules = probe.exchange.symbol_rules(self.symbol)
+        except Exception as exc:  # refused, no answer, or rules that make no sense
+            return _from_error(self.name, exc, ErrorCode.PREFLIGHT_SYMBOL_RULES_UNAVAILABLE)
+        return _passed(
+            self.name,
+            f"step {rules.quantity_step}, min {rules.min_quantity}, "
+            f"min notional {rules.min_notional}, tick {rules.price_tick}",
+        )
+
+
 def default_checks(symbols: Sequence[str]) -> list[PreflightCheck]:
     """Return the preflight checks in the order they run."""
     checks: list[PreflightCheck] = [
@@ -250,7 +273,8 @@ def default_checks(symbols: Sequence[str]) -> list[PreflightCheck]:
         OpenOrdersCheck(),
         ExchangeTimeCheck(),
     ]
-    checks.extend(SymbolKnownCheck(symbol) for symbol in symbols)
+    for symbol in symbols:
+        checks.extend((SymbolKnownCheck(symbol), SymbolRulesCheck(symbol)))
     return checks
 
 
@@ -333,6 +357,7 @@ __all__ = [
     "PreflightResult",
     "PreflightStatus",
     "SymbolKnownCheck",
+    "SymbolRulesCheck",
     "default_checks",
     "run_preflight",
 ]

@@ -97,7 +97,9 @@ def test_every_check_passes_on_a_healthy_account_and_exits_0():
         "open_orders",
         "exchange_time",
         "symbol:BTCUSDT",
+        "symbol_rules:BTCUSDT",
         "symbol:ETHUSDT",
+        "symbol_rules:ETHUSDT",
     ]
     assert all(r.code == ErrorCode.CHECK_OK and r.action == "" for r in report.results)
     assert exchange.calls["balances"] == 1  # credentials and balances share one read
@@ -178,7 +180,21 @@ def test_a_symbol_the_exchange_refuses_is_unknown():
     assert checks["symbol:BTCUSDT"].status is PreflightStatus.PASS
     assert checks["symbol:ETHUSDT"].status is PreflightStatus.FAIL
     assert checks["symbol:ETHUSDT"].code == ErrorCode.PREFLIGHT_SYMBOL_UNKNOWN
+    assert checks["symbol_rules:ETHUSDT"].status is PreflightStatus.SKIPPED
     assert report.exit_code == 1
+
+
+def test_rules_that_cannot_be_loaded_fail_with_their_own_code():
+    exchange = FlakyPaper()
+
+    def no_rules(symbol: str) -> object:
+        raise ExchangeUnavailableError(ErrorCode.EXCHANGE_ERROR, "pairs endpoint 503")
+
+    exchange.symbol_rules = no_rules  # type: ignore[method-assign]
+    checks = _by_name(report := _run(exchange))
+    assert checks["symbol_rules:BTCUSDT"].status is PreflightStatus.UNAVAILABLE
+    assert checks["symbol_rules:BTCUSDT"].code == ErrorCode.PREFLIGHT_SYMBOL_RULES_UNAVAILABLE
+    assert report.exit_code == 3
 
 
 def test_a_check_that_raises_fails_closed():
