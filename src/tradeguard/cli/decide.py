@@ -12,31 +12,38 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import EXIT_CHECK_FAILED, EXIT_UNAVAILABLE, EXIT_USAGE, handled
-from .service import _signal_body, send_signed
+from .common import handled
+from .service import (
+    ConfidenceOption,
+    IntentOption,
+    OrderTypeOption,
+    PriceOption,
+    QuantityOption,
+    SideOption,
+    SignalIdOption,
+    SymbolOption,
+    answer_exit_code,
+    send_cli_signal,
+)
 
 DEFAULT_DECIDE_URL = "http://127.0.0.1:8080/v1/decide"
 
 
 def _exit_code(status_code: int, answer: dict[str, Any]) -> int:
-    if status_code == 200:
-        return 0 if answer.get("permitted") is True else EXIT_CHECK_FAILED
-    if status_code >= 500:
-        return EXIT_UNAVAILABLE
-    return EXIT_USAGE
+    return answer_exit_code(status_code, went=answer.get("permitted") is True)
 
 
 @handled
 def decide(
-    symbol: Annotated[str, typer.Option(help="Symbol, e.g. BTCUSDT.")],
-    side: Annotated[str, typer.Option(help="BUY or SELL.")],
-    quantity: Annotated[str, typer.Option(help="Decimal quantity.")],
-    intent: Annotated[str, typer.Option(help="OPEN, INCREASE, REDUCE, CLOSE, ...")] = "OPEN",
+    symbol: SymbolOption,
+    side: SideOption,
+    quantity: QuantityOption,
+    intent: IntentOption = "OPEN",
     url: Annotated[str, typer.Option(help="Decide API URL.")] = DEFAULT_DECIDE_URL,
-    order_type: Annotated[str | None, typer.Option(help="MARKET or LIMIT.")] = None,
-    price: Annotated[str | None, typer.Option(help="Limit price.")] = None,
-    ai_confidence: Annotated[str | None, typer.Option(help="0-100, recorded only.")] = None,
-    signal_id: Annotated[str | None, typer.Option(help="Idempotency key (generated).")] = None,
+    order_type: OrderTypeOption = None,
+    price: PriceOption = None,
+    ai_confidence: ConfidenceOption = None,
+    signal_id: SignalIdOption = None,
 ) -> None:
     """Ask the gate about an intent (recorded, nothing sent); print the answer JSON."""
     extra = {
@@ -45,7 +52,7 @@ def decide(
         "ai_confidence": ai_confidence,
         "signal_id": signal_id,
     }
-    status_code, answer = send_signed(url, _signal_body(symbol, side, intent, quantity, extra))
+    status_code, answer = send_cli_signal(url, symbol, side, intent, quantity, extra)
     code = _exit_code(status_code, answer)
     if code:
         raise typer.Exit(code)

@@ -306,25 +306,55 @@ def _signal_body(
     return body
 
 
-def _exit_code(status_code: int, answer: dict[str, Any]) -> int:
+def answer_exit_code(status_code: int, *, went: bool) -> int:
+    """Return the exit code of a signed request's answer: 0 when ``went`` (the signal was
+    executed, or the intent permitted), 1 refused, 2 a 4xx, 3 unreachable or 5xx."""
     if status_code == 200:
-        return 0 if answer.get("outcome") in _SENT_OUTCOMES else EXIT_CHECK_FAILED
+        return 0 if went else EXIT_CHECK_FAILED
     if status_code >= 500:
         return EXIT_UNAVAILABLE
     return EXIT_USAGE
 
 
+def _exit_code(status_code: int, answer: dict[str, Any]) -> int:
+    went = answer.get("outcome") in _SENT_OUTCOMES
+    return answer_exit_code(status_code, went=went)
+
+
+# The options ``signal send`` and ``decide`` share: one signal, as the webhook takes it.
+SymbolOption = Annotated[str, typer.Option(help="Symbol, e.g. BTCUSDT.")]
+SideOption = Annotated[str, typer.Option(help="BUY or SELL.")]
+QuantityOption = Annotated[str, typer.Option(help="Decimal quantity.")]
+IntentOption = Annotated[str, typer.Option(help="OPEN, INCREASE, REDUCE, CLOSE, ...")]
+OrderTypeOption = Annotated[str | None, typer.Option(help="MARKET or LIMIT.")]
+PriceOption = Annotated[str | None, typer.Option(help="Limit price.")]
+ConfidenceOption = Annotated[str | None, typer.Option(help="0-100, recorded only.")]
+SignalIdOption = Annotated[str | None, typer.Option(help="Idempotency key (generated).")]
+
+
+def send_cli_signal(
+    url: str,
+    symbol: str,
+    side: str,
+    intent: str,
+    quantity: str,
+    extra: dict[str, Any],
+) -> tuple[int, dict[str, Any]]:
+    """Build the signal body of the CLI's options, sign it, send it, print the answer."""
+    return send_signed(url, _signal_body(symbol, side, intent, quantity, dict(extra)))
+
+
 @handled
 def signal_send(
-    symbol: Annotated[str, typer.Option(help="Symbol, e.g. BTCUSDT.")],
-    side: Annotated[str, typer.Option(help="BUY or SELL.")],
-    quantity: Annotated[str, typer.Option(help="Decimal quantity.")],
-    intent: Annotated[str, typer.Option(help="OPEN, INCREASE, REDUCE, CLOSE, ...")] = "OPEN",
+    symbol: SymbolOption,
+    side: SideOption,
+    quantity: QuantityOption,
+    intent: IntentOption = "OPEN",
     url: Annotated[str, typer.Option(help="Webhook URL.")] = DEFAULT_SIGNAL_URL,
-    order_type: Annotated[str | None, typer.Option(help="MARKET or LIMIT.")] = None,
-    price: Annotated[str | None, typer.Option(help="Limit price.")] = None,
-    ai_confidence: Annotated[str | None, typer.Option(help="0-100, recorded only.")] = None,
-    signal_id: Annotated[str | None, typer.Option(help="Idempotency key (generated).")] = None,
+    order_type: OrderTypeOption = None,
+    price: PriceOption = None,
+    ai_confidence: ConfidenceOption = None,
+    signal_id: SignalIdOption = None,
 ) -> None:
     """Sign a signal with TRADEGUARD_WEBHOOK_SECRET, send it, print the answer."""
     extra = {
@@ -333,7 +363,7 @@ def signal_send(
         "ai_confidence": ai_confidence,
         "signal_id": signal_id,
     }
-    status_code, answer = send_signed(url, _signal_body(symbol, side, intent, quantity, extra))
+    status_code, answer = send_cli_signal(url, symbol, side, intent, quantity, extra)
     code = _exit_code(status_code, answer)
     if code:
         raise typer.Exit(code)
