@@ -92,6 +92,9 @@ def _container() -> tuple[Container, FakeClock, ScriptedExchange]:
         # The account is read once (prime_sources); this model is about reachability only.
         account_check_interval_seconds=10**6,
         max_open_orders=10**4,
+        # Sources answer from a worker thread; on a loaded machine the default 250 ms can pass
+        # before one is scheduled, which is a HALT (context incomplete) this model is not about.
+        source_timeout_ms=5000,
     )
     container = build_container(settings_, clock)
     prime_sources(container)
