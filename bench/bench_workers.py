@@ -77,6 +77,11 @@ def _start(port: int, url: str, workers: int) -> subprocess.Popen[bytes]:
             "TRADEGUARD_MAX_GROSS_EXPOSURE": str(CAP),
             "TRADEGUARD_MAX_OPEN_ORDERS": "1000000",
             "TRADEGUARD_PAPER_QUOTE_BALANCE": "1000000000000",
+            # Many identical BUYs: the duplicate and rate controls would refuse most of them
+            # and the bench would measure refusals; the caps stay on and are checked.
+            "TRADEGUARD_DUPLICATE_ORDER_WINDOW_SECONDS": "0",
+            "TRADEGUARD_MAX_ORDERS_PER_SYMBOL": "1000000000",
+            "TRADEGUARD_MAX_ORDERS_PER_ACCOUNT": "1000000000",
             "TRADEGUARD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         }
     )
