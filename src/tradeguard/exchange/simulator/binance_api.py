@@ -21,7 +21,7 @@ from ...ports import OrderRequest, OrderStatus, OrderType
 from ..market import split_symbol
 from ..matching import BookOrder
 from ..parsing import to_epoch_ms
-from .binance_market_data import market_data_reply
+from .binance_market_data import day_ticker, market_data_reply
 from .protocol import SimReply, SimRequest, dec, json_reply, parse_decimal
 from .rules import SIMULATED_RULES, binance_filters, violation
 from .state import KNOWN_SYMBOLS, OrderRefusedError, SimulatorState
@@ -112,24 +112,7 @@ class BinanceDialect:
     def _ticker(self, symbol: str | None) -> SimReply:
         if symbol not in KNOWN_SYMBOLS:
             return _BAD_SYMBOL
-        price, stamp = self._state.ticker(symbol)
-        text = dec(price)
-        return json_reply(
-            200,
-            {
-                "symbol": symbol,
-                "lastPrice": text,
-                "bidPrice": text,
-                "bidQty": "1",
-                "askPrice": text,
-                "askQty": "1",
-                "highPrice": text,
-                "lowPrice": text,
-                "volume": "0",
-                "quoteVolume": "0",
-                "closeTime": to_epoch_ms(stamp),
-            },
-        )
+        return json_reply(200, day_ticker(symbol, *self._state.ticker(symbol)))
 
     # --- signed ----------------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ def market_data_reply(state: SimulatorState, request: SimRequest) -> SimReply | 
         return None
     path, symbol = request.path, request.query.get("symbol")
     if path == "/api/v3/ticker/24hr" and symbol is None:
-        return json_reply(200, [_day_ticker(state, known) for known in KNOWN_SYMBOLS])
+        return json_reply(200, [_listed_ticker(state, known) for known in KNOWN_SYMBOLS])
     if path not in _ROUTES:
         return None
     if symbol is None and path in ("/api/v3/ticker/bookTicker", "/api/v3/ticker/price"):
@@ -122,9 +122,9 @@ def _price(state: SimulatorState, symbol: str) -> dict[str, Any]:
     return {"symbol": symbol, "price": dec(state.market.last_price(symbol))}
 
 
-def _day_ticker(state: SimulatorState, symbol: str) -> dict[str, Any]:
-    text = dec(state.market.last_price(symbol))
-    stamp: datetime = state.exchange_now()
+def day_ticker(symbol: str, price: Decimal, stamp: datetime) -> dict[str, Any]:
+    """Return Binance's 24 h ticker of ``symbol`` at ``price``, stamped ``stamp``."""
+    text = dec(price)
     return {
         "symbol": symbol,
         "lastPrice": text,
@@ -141,3 +141,8 @@ def _day_ticker(state: SimulatorState, symbol: str) -> dict[str, Any]:
 
 
 __all__ = ["BOOK_LEVELS", "interval_ms", "market_data_reply"]
+
+
+def _listed_ticker(state: SimulatorState, symbol: str) -> dict[str, Any]:
+    # The all-symbol list reads the last price without moving the simulated market.
+    return day_ticker(symbol, state.market.last_price(symbol), state.exchange_now())
