@@ -16,7 +16,7 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,10 +24,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from tests.e2e.test_service_e2e import SECRET, TRADEGUARD, _cli, _env, _free_port
+from tests.e2e.test_service_e2e import (  # running_service: a fixture, used by name
+    SECRET,
+    _cli,
+    running_service,  # noqa: F401
+)
 from tests.freqtrade_support import freqtrade_bin_or_skip, guide_block
 from tradeguard.exchange.simulator import ExchangeSimulator
 
@@ -101,28 +104,10 @@ def wait_for(what: str, check: Callable[[], bool], log: Path) -> None:
 
 
 @pytest.fixture
-def tradeguard_service(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Path]]:
-    port = _free_port()
-    env = _env(tmp_path, port)
-    database = tmp_path / "tradeguard.db"
-    log = (tmp_path / "service.log").open("w")
-    process = subprocess.Popen([TRADEGUARD, "run"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-            if process.poll() is not None:
-                pytest.fail((tmp_path / "service.log").read_text())
-        yield base, env, database
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+def tradeguard_service(request: pytest.FixtureRequest) -> tuple[str, dict[str, str], Path]:
+    # The service as the README starts it (test_service_e2e's fixture), and its database file.
+    base, env, workdir = request.getfixturevalue("running_service")
+    return base, env, workdir / "tradeguard.db"
 
 
 @pytest.mark.slow
