@@ -49,7 +49,9 @@ class DecideMachine(RuleBasedStateMachine):
             self.wired.gate, self.wired.audit, self.wired.positions, self.clock, ttl_seconds=TTL
         )
         self.open: dict[str, Permit] = {}
-        self.closed: set[str] = set()
+        # Insertion order, not sorted ids: permit ids are UUIDv7, and two minted in the same
+        # millisecond sort by their random bits, which would make the draws differ between runs.
+        self.closed: dict[str, None] = {}
         self.position = Decimal(0)
 
     def _orders(self) -> int:
@@ -76,7 +78,7 @@ class DecideMachine(RuleBasedStateMachine):
         share=st.sampled_from([Decimal(0), Decimal("0.5"), Decimal(1)]),
     )
     def report(self, data: st.DataObject, status: str, share: Decimal) -> None:
-        permit = self.open[data.draw(st.sampled_from(sorted(self.open)))]
+        permit = self.open[data.draw(st.sampled_from(list(self.open)))]
         if status in ("NEW", "PARTIALLY_FILLED") and share == 1:
             share = Decimal("0.5")
         filled = max(permit.filled, permit.quantity * share)
@@ -98,7 +100,7 @@ class DecideMachine(RuleBasedStateMachine):
         permit.filled, permit.reported = filled, True
         if not answer.open:
             del self.open[permit.permit_id]
-            self.closed.add(permit.permit_id)
+            self.closed[permit.permit_id] = None
 
     @rule(data=st.data(), kind=st.sampled_from(["unknown", "closed", "too_much", "shrink"]))
     def bad_report(self, data: st.DataObject, kind: str) -> None:
@@ -115,10 +117,10 @@ class DecideMachine(RuleBasedStateMachine):
         if kind == "unknown":
             target, code = "no-such-permit", "PERMIT_UNKNOWN"
         elif kind == "closed":
-            target = data.draw(st.sampled_from(sorted(self.closed)))
+            target = data.draw(st.sampled_from(list(self.closed)))
             code = "PERMIT_ALREADY_REPORTED|PERMIT_EXPIRED"
         else:
-            permit = self.open[data.draw(st.sampled_from(sorted(self.open)))]
+            permit = self.open[data.draw(st.sampled_from(list(self.open)))]
             target, code = permit.permit_id, "PERMIT_REPORT_INVALID"
             if kind == "too_much":
                 body["filled_quantity"] = str(permit.quantity + Decimal("0.001"))
@@ -158,7 +160,7 @@ class DecideMachine(RuleBasedStateMachine):
         for permit_id, permit in list(self.open.items()):
             if not permit.reported and now > permit.deadline:
                 del self.open[permit_id]
-                self.closed.add(permit_id)
+                self.closed[permit_id] = None
 
     @rule()
     def flip_kill_switch(self) -> None:
