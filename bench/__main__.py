@@ -6,7 +6,17 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ("policy", "audit", "sources", "dispatch", "service", "alerts", "workers", "detection")
+BENCHMARKS = (
+    "policy",
+    "audit",
+    "canonical",
+    "sources",
+    "dispatch",
+    "service",
+    "alerts",
+    "workers",
+    "detection",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,9 @@ What each figure is:
   ``FOR UPDATE``, pgcrypto ``digest``; one commit per row), 32 threads with a connection each;
   the PostgreSQL target is 10x this figure at the same concurrency, measured in the same run;
 - verify rows/s over 1,000,000 SQLite rows (written with ``record_many`` in large batches);
-- p99 append latency at a paced 1,000 appends/s (4 threads).
+- p99 append latency at a paced 1,000 appends/s (4 threads);
+- canonical JSON encode time per typical row of each table, the stdlib encoder (as it was)
+  vs ``canonical_json`` (orjson path), and their ratio (``bench_canonical``).
 
 ``summary.targets_met`` compares the best 32-appender figure (threads or tasks) with each
 target; the figures behind it are in the sections above.
@@ -54,6 +56,7 @@ from tradeguard.codes import PolicyReasonCode
 from tradeguard.ids import new_correlation_id
 from tradeguard.policy import Decision, PolicyDecisionRecord
 
+from . import bench_canonical
 from .common import percentile, write_result
 
 PG_URL = os.environ.get("TRADEGUARD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -563,6 +566,7 @@ def run() -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     postgres = _postgres_part()
     gil_floor = _gil_floor()
+    encode = bench_canonical.measure()
     summary: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "load_at_start": load_at_start,
@@ -571,6 +575,10 @@ def run() -> dict[str, Any]:
         **_summary(sqlite, verify, postgres),
         "gil_floor_32_appenders_per_s": {
             label: gil_floor[label] for label in ("no_op", "sleep_300us")
+        },
+        "canonical_json_ratio_old_vs_new": {
+            "decision_row": encode["ratio_decision_row"],
+            "min_over_tables": encode["ratio_min"],
         },
         "targets_met": _targets_met(sqlite, verify, postgres),
     }
@@ -581,6 +589,7 @@ def run() -> dict[str, Any]:
         "verify": verify,
         "postgres": postgres,
         "gil_floor": gil_floor,
+        "canonical_json": encode,
     }
 
 

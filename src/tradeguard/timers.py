@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,10 @@ from collections.abc import Callable
 from .logging import get_logger
 
 _log = get_logger(__name__)
+
+BUSY_TICK_S = 0.05
+"""While deadlines keep coming, the thread looks at its heap this often instead of being woken
+by each new deadline (one wake-up per exchange call cost more than the call)."""
 
 
 class DeadlineTimer:
@@ -40,6 +45,10 @@ class DeadlineTimer:
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._closed = False
+        # When the sleeping thread will look at the heap anyway (-inf: it is awake, and will
+        # look before it sleeps again); a deadline before that must wake it.
+        self._wake_at = -math.inf
+        self._scheduled = False
 
     def schedule(self, delay_s: float, callback: Callable[[], object]) -> int:
         """Call ``callback`` after ``delay_s`` seconds; return a token for :meth:`cancel`."""
@@ -50,12 +59,13 @@ class DeadlineTimer:
                 return token
             self._callbacks[token] = callback
             heapq.heappush(self._heap, (deadline, token))
+            self._scheduled = True
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"deadline-{self.name}", daemon=True
                 )
                 self._thread.start()
-            elif self._heap[0][1] == token:
+            elif deadline < self._wake_at:
                 self._cond.notify()
         return token
 
@@ -83,12 +93,15 @@ class DeadlineTimer:
         while not self._closed:
             while self._heap and self._heap[0][1] not in self._callbacks:
                 heapq.heappop(self._heap)  # cancelled
-            if not self._heap:
-                self._cond.wait()
-                continue
             now = self._monotonic()
+            if not self._heap:
+                if self._scheduled:  # busy: look again after a tick, unless woken sooner
+                    self._sleep(now, BUSY_TICK_S)
+                else:  # idle: sleep until a deadline comes
+                    self._sleep(now, math.inf)
+                continue
             if self._heap[0][0] > now:
-                self._cond.wait(self._heap[0][0] - now)
+                self._sleep(now, self._heap[0][0] - now)
                 continue
             due = []
             while self._heap and self._heap[0][0] <= now:
@@ -98,6 +111,14 @@ class DeadlineTimer:
                     due.append(callback)
             return due
         return None
+
+    def _sleep(self, now: float, seconds: float) -> None:
+        # A deadline scheduled meanwhile wakes the thread only if it is due before the thread
+        # would look at the heap anyway.
+        self._scheduled = False
+        self._wake_at = now + seconds
+        self._cond.wait(None if math.isinf(seconds) else seconds)
+        self._wake_at = -math.inf
 
     def _run(self) -> None:
         while True:

@@ -46,7 +46,7 @@ PATH = "/v1/signals"
 MAX_BODY_BYTES = 64 * 1024
 GATE_WORKERS = 8
 """Gate threads of the webhook with a remote exchange (one signal each)."""
-PAPER_GATE_WORKERS = 2
+PAPER_GATE_WORKERS = 1
 """Batches in flight with the paper exchange."""
 PAPER_MAX_BATCH = 32
 """Most signals in one batch with the paper exchange."""

@@ -48,6 +48,7 @@ from ..codes import ErrorCode
 from ..logging import get_logger
 from ..policy import Side
 from ..ports import OrderType, SymbolRules
+from .recent_orders import AdmittedOrder, RecentOrders
 
 _log = get_logger(__name__)
 
@@ -120,22 +121,6 @@ class ShapedOrder:
     refusal: Refusal | None = None
     rules_missing: bool = False
     unvalued: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class AdmittedOrder:
-    """An order the controls let through, remembered for the rate and duplicate rules.
-
-    Attributes:
-        at: When it was admitted, in seconds on the book's clock (monotonic in memory, the
-            wall clock's POSIX time in the shared book).
-    """
-
-    at: float
-    symbol: str
-    side: Side
-    quantity: Decimal
-    signal_id: str | None
 
 
 def round_down(value: Decimal, step: Decimal) -> Decimal:
@@ -248,18 +233,26 @@ def _pace(
     now: float,
     limits: OrderLimits,
 ) -> Refusal | None:
-    # The rate limits and the duplicate rule: one pass over the orders remembered.
-    per_symbol = per_account = 0
-    duplicate = False
+    # The rate limits and the duplicate rule: bisections of the index, or one pass over a
+    # plain sequence of the orders remembered (the same answers; a property test checks).
     rate_window = limits.rate_window_seconds
     duplicate_window = limits.duplicate_window_seconds
-    for seen in recent:
-        age = now - seen.at
-        if age < rate_window:
-            per_account += 1
-            per_symbol += seen.symbol == order.symbol
-        if age < duplicate_window and _same_order(seen, order, shaped.quantity):
-            duplicate = True
+    if isinstance(recent, RecentOrders):
+        per_account = recent.count_within(now, rate_window)
+        per_symbol = recent.count_within(now, rate_window, order.symbol)
+        duplicate = recent.duplicate_within(
+            now, duplicate_window, (order.symbol, order.side, shaped.quantity), order.signal_id
+        )
+    else:
+        per_symbol = per_account = 0
+        duplicate = False
+        for seen in recent:
+            age = now - seen.at
+            if age < rate_window:
+                per_account += 1
+                per_symbol += seen.symbol == order.symbol
+            if age < duplicate_window and _same_order(seen, order, shaped.quantity):
+                duplicate = True
     symbol_cap, account_cap = limits.max_orders_per_symbol, limits.max_orders_per_account
     if symbol_cap is not None and per_symbol >= symbol_cap:
         return Refusal(
@@ -335,7 +328,7 @@ class OrderControls:
         adds_risk: bool,
         last_price: Decimal | None,
         now: float,
-        admitted: deque[AdmittedOrder],
+        admitted: RecentOrders | deque[AdmittedOrder],
     ) -> Refusal | None:
         """Return why ``shaped`` may not leave, or None and append it to ``admitted``.
 
@@ -366,6 +359,7 @@ __all__ = [
     "OrderControls",
     "OrderLimits",
     "OrderTerms",
+    "RecentOrders",
     "Refusal",
     "ShapedOrder",
     "admit",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from ..codes import ErrorCode
 from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import OrderType, PortfolioSnapshot
-from .order_controls import AdmittedOrder, OrderControls, OrderTerms
+from .order_controls import OrderControls, OrderTerms, RecentOrders
 
 _log = get_logger(__name__)
 ZERO: Final = Decimal(0)
@@ -103,7 +102,7 @@ class BookState:
     def __init__(self, day: date) -> None:
         self.books: dict[str, _Book] = {}
         self.reservations: dict[str, tuple[str, Side, Decimal]] = {}
-        self.admitted: deque[AdmittedOrder] = deque()
+        self.admitted = RecentOrders()
         self.realised_total = ZERO
         self.day = day
 

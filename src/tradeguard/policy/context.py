@@ -51,7 +51,14 @@ def format_utc(moment: datetime) -> str:
             raise InvalidInputError(
                 ErrorCode.INPUT_INVALID_VALUE, "timestamp must be timezone-aware", field="timestamp"
             )
-        moment = moment.astimezone(UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01 at +01:00 is before year 1 in UTC
+            raise InvalidInputError(
+                ErrorCode.INPUT_INVALID_VALUE,
+                f"timestamp out of range in UTC: {exc}",
+                field="timestamp",
+            ) from exc
     if moment.year < 1000:  # strftime does not pad the year; keep its text for such years
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     # isoformat is the same text as the strftime above (a test checks), at half the cost.

@@ -33,3 +33,15 @@ def test_format_utc_equals_the_strftime_text(moment: datetime, zone: timezone) -
 def test_format_utc_refuses_a_naive_datetime() -> None:
     with pytest.raises(InvalidInputError):
         format_utc(datetime(2026, 1, 1))  # naive on purpose
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),  # before year 1 in UTC
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2))),  # after year 9999
+    ],
+)
+def test_format_utc_refuses_a_moment_outside_the_range_of_utc(moment: datetime) -> None:
+    with pytest.raises(InvalidInputError):
+        format_utc(moment)

@@ -324,3 +324,29 @@ def test_leader_publication_carries_reachability_and_followers_apply_it() -> Non
     finally:
         leader.close()
         follower.close()
+
+
+def test_deadline_timer_is_not_woken_by_every_later_deadline() -> None:
+    # Each exchange call schedules a deadline and cancels it when it answers: the thread must
+    # not be woken for each of them (one wake-up per call cost more than the call), and a
+    # deadline that is due before the thread would look again must still wake it.
+    timer = DeadlineTimer("test")
+    notified = 0
+
+    class CountingCondition(threading.Condition):
+        def notify(self, n: int = 1) -> None:
+            nonlocal notified
+            notified += 1
+            super().notify(n)
+
+    timer._cond = CountingCondition(threading.Lock())
+    done = threading.Event()
+    try:
+        for _ in range(200):  # calls that answer at once, the thread let run between them
+            timer.cancel(timer.schedule(60.0, lambda: None))
+            time.sleep(0.001)
+        assert notified <= 20  # not one per call (a stall of the loop may cost one each)
+        timer.schedule(0.0, done.set)  # due before the thread would look: wakes it
+        assert done.wait(10)
+    finally:
+        timer.close()
