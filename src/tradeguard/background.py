@@ -164,9 +164,16 @@ def sync_time(container: Container) -> None:
 
 
 def read_account(container: Container) -> None:
-    """Read the exchange account once (balances, open orders) for ``exchange_account``."""
+    """Read the exchange account once (balances, open orders) for ``exchange_account``.
+
+    The open orders read settle the resting orders the position book holds (on a shared
+    book, those the exchange no longer lists stop counting for every process).
+    """
     if container.account is not None and container.account.configured:
-        container.account.read()
+        started = container.clock.now()
+        reading = container.account.read()
+        if reading.state is AccountState.OK:
+            container.executor.settle_resting(reading.open_orders, started)
 
 
 def prime_sources(container: Container) -> None:
@@ -235,6 +242,7 @@ def start_from_exchange_truth(container: Container, *, required: bool) -> StartR
     monitor = container.account
     if monitor is None or not monitor.configured or monitor.adopted:
         return None
+    started = container.clock.now()
     reading = monitor.read()
     try:
         if reading.state is not AccountState.OK:
@@ -251,6 +259,7 @@ def start_from_exchange_truth(container: Container, *, required: bool) -> StartR
             clock=container.clock,
             exchange_name=container.exchange.name,
         )
+        container.executor.settle_resting(reading.open_orders, started)
     except TradeGuardError as exc:
         if required:
             raise

@@ -24,6 +24,7 @@ from .exchange import ExchangeReachability, MonitoredExchange, create_exchange
 from .execution import ExecutionStack, Executor, OrderLimits, PositionBook, build_execution
 from .execution.decide import DecideService
 from .execution.shared_book import SharedPositionBook
+from .execution.shared_permits import SharedDecideService
 from .feeds.lockdown import LockdownController
 from .feeds.market_data import MarketDataTracker
 from .feeds.sse import EventFeedClient, FeedEvent
@@ -104,6 +105,7 @@ class Container:
             self.alerts.close(ALERT_DRAIN_SECONDS)
         closers = (
             self.execution.reconciler.close,
+            self.decider.close,
             self.execution.positions.close,
             self.builder.close,
             self.budget.close,
@@ -352,6 +354,8 @@ def _shared_book(
             settings.database_url,
             account=account_key(settings.exchange, settings.execution_mode),
             lease_seconds=settings.shared_lease_seconds,
+            # A paper exchange lives in the process: its resting orders die with it.
+            resting_outlives_process=settings.exchange != "paper",
             starting_equity=starting_equity,
             price_lookup=price_lookup,
             max_gross_exposure=settings.max_gross_exposure,
@@ -361,6 +365,23 @@ def _shared_book(
         raise AuditUnavailableError(exc.code, exc.message) from exc
     book.start()
     return book
+
+
+def _decider(
+    settings: Settings, gate: Gate, store: AuditStore, positions: PositionBook, clock: Clock
+) -> DecideService:
+    """On PostgreSQL, permits every process on the database shares; else in this process."""
+    if not shares_account_state(settings.database_url):
+        return DecideService(gate, store, positions, clock, ttl_seconds=settings.permit_ttl_seconds)
+    return SharedDecideService(
+        gate,
+        store,
+        positions,
+        clock,
+        url=settings.database_url,
+        account=account_key(settings.exchange, settings.execution_mode),
+        ttl_seconds=settings.permit_ttl_seconds,
+    )
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
@@ -527,9 +548,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         dispatcher=SignalDispatcher(gate),
         operator=operator,
         lockdown=lockdown,
-        decider=DecideService(
-            gate, store, execution.positions, clock, ttl_seconds=settings.permit_ttl_seconds
-        ),
+        decider=_decider(settings, gate, store, execution.positions, clock),
         feed=feed,
         warnings=warnings,
         alerts=alerts,

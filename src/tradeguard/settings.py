@@ -129,7 +129,8 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "On PostgreSQL, how long the orders in flight of a process that died keep holding"
-            " the account's caps before another process frees them."
+            " the account's caps before another process frees them (its resting orders keep"
+            " holding them until an account read shows the exchange no longer lists them)."
         ),
         json_schema_extra=_verify("`shared_book_owners` rows expire this long after a kill"),
     )

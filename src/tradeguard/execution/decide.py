@@ -20,8 +20,10 @@ A report for an unknown, expired or already finally reported permit, or one that
 its permit, is refused with a code (``PERMIT_UNKNOWN``, ``PERMIT_EXPIRED``,
 ``PERMIT_ALREADY_REPORTED``, ``PERMIT_REPORT_INVALID``) and changes nothing. Permits live in
 this process: after a restart (which also empties the position book) an old permit is
-unknown. The ``permit_id`` is the decision's correlation_id, so every row of one order shares
-it. A repeated ``signal_id`` is answered with the first answer and never holds twice.
+unknown. On PostgreSQL they live in the database instead, and any process on it takes the
+report (:mod:`.shared_permits`). The ``permit_id`` is the decision's correlation_id, so every
+row of one order shares it. A repeated ``signal_id`` is answered with the first answer and
+never holds twice.
 """
 
 from __future__ import annotations
@@ -124,6 +126,9 @@ class DecideService:
         """Return how long a permit waits for its first report."""
         return self._ttl
 
+    def close(self) -> None:
+        """Release what the service holds outside the process (nothing, in process)."""
+
     def outstanding(self) -> int:
         """Return how many permits still hold their reservation."""
         with self._lock:
@@ -159,8 +164,7 @@ class DecideService:
             deadline=self._clock.monotonic() + self._ttl,
             expires_at=expires_at,
         )
-        with self._lock:
-            self._held[held.permit_id] = held
+        self._keep(held)
         _log.info(
             "permit_issued",
             correlation_id=result.correlation_id,
@@ -170,6 +174,11 @@ class DecideService:
             quantity=str(parsed.quantity),
         )
         return self._answer(result, True, expires_at)
+
+    def _keep(self, held: _Held) -> None:
+        # Hold the permit until its report or expiry (a shared store keeps it in the database).
+        with self._lock:
+            self._held[held.permit_id] = held
 
     def _answer(
         self, result: SignalResult, permitted: bool, expires_at: datetime | None
@@ -276,17 +285,22 @@ class DecideService:
 
     def _apply(self, held: _Held, report: OrderReport, applied: Decimal) -> None:
         # Under the lock, after the report's row is durable.
+        self._apply_to_book(held, report, applied)
+        held.filled = report.filled_quantity
+        held.order_id = report.exchange_order_id
+        if report.status.is_terminal:
+            self._close(held.permit_id, ErrorCode.PERMIT_ALREADY_REPORTED)
+
+    def _apply_to_book(self, held: _Held, report: OrderReport, applied: Decimal) -> None:
+        # The report's fill, and the release of what is left once the status is final.
         signal = held.signal
         if applied > _ZERO and signal.intent is not OrderIntent.CANCEL:
             price = report.average_price or signal.price or self._current_price(signal.symbol)
             self._positions.apply_fill(
                 signal.symbol, signal.side, applied, price, reservation=held.reservation
             )
-        held.filled = report.filled_quantity
-        held.order_id = report.exchange_order_id
         if report.status.is_terminal:
             self._positions.release(held.reservation)
-            self._close(held.permit_id, ErrorCode.PERMIT_ALREADY_REPORTED)
 
     def _current_price(self, symbol: str) -> Decimal | None:
         lookup = self._positions.price_lookup

@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ..audit.records import AuditRecord, OrderEvent, OrderEventRecord
@@ -145,6 +147,15 @@ class Executor:
             adopted += 1
         return adopted
 
+    def settle_resting(self, open_orders: Sequence[OrderState], read_started: datetime) -> None:
+        """Tell the book which orders an account read that began at ``read_started`` found open.
+
+        A shared book stops counting the resting orders (of any process) that the exchange no
+        longer lists; in one process the book holds nothing for them and this does nothing.
+        """
+        open_ids = {order.order_id for order in open_orders if not order.status.is_terminal}
+        self._positions.settle_resting(open_ids, read_started)
+
     # --- orders ----------------------------------------------------------------------------
 
     def execute(self, permit: Permit, reservation: Reservation | None = None) -> ExecutionReport:
@@ -254,17 +265,23 @@ class Executor:
         # An order with nothing left to reconcile is resolved: its fill and the release of
         # its reservation are one step (one transaction on a shared book).
         resolved = not needs_reconciliation(state)
+        # A resolved order still open rests on the exchange (a LIMIT waiting for its price):
+        # the book is told so after its fill, and decides what of it stays held.
+        rests = resolved and not state.status.is_terminal
         self._positions.apply_fill(
             permit.symbol,
             permit.side,
             state.filled_quantity,
             state.average_price,
             reservation=reservation,
-            release=resolved,
+            release=resolved and not rests,
         )
         if not state.status.is_terminal:
             with self._lock:
                 self._resting[state.order_id] = (permit.symbol, permit.correlation_id)
+        if rests:
+            remaining = max(state.requested_quantity - state.filled_quantity, Decimal(0))
+            self._positions.rest(reservation, state.order_id, permit.symbol, permit.side, remaining)
         if not resolved and not self._reconcile(permit, state, reservation):
             self._positions.release(reservation)
         return ExecutionReport(

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -41,6 +41,8 @@ _log = get_logger(__name__)
 ZERO: Final = Decimal(0)
 EXPOSURE_REFUSED: Final = IntentCheck(False, ErrorCode.RISK_EXPOSURE)
 OPEN_ORDERS_REFUSED: Final = IntentCheck(False, ErrorCode.RISK_OPEN_ORDERS)
+RESTING_PREFIX: Final = "resting:"
+"""The reservation id of a resting order held by the book is this prefix and its order id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +366,7 @@ class PositionBook:
         """
         if quantity <= ZERO:
             return
-        key = f"resting:{order_id}"
+        key = f"{RESTING_PREFIX}{order_id}"
         # Through the state seam: a shared book keeps it in the database, so every process
         # that adopts the same resting order holds it once.
         with self._transaction() as state:
@@ -375,7 +377,32 @@ class PositionBook:
 
     def release_resting(self, order_id: str) -> None:
         """Stop counting a resting order held by :meth:`hold_resting` (idempotent)."""
-        self.release(Reservation(f"resting:{order_id}", "", Side.BUY, ZERO))
+        self.release(Reservation(f"{RESTING_PREFIX}{order_id}", "", Side.BUY, ZERO))
+
+    def rest(
+        self,
+        reservation: Reservation | None,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        remaining: Decimal,
+    ) -> None:
+        """Tell the book that the order placed under ``reservation`` rests on the exchange.
+
+        In one process the executor's resting orders count it in the open orders and its
+        reservation is released here (its unfilled ``remaining`` is not held). A shared book
+        (:mod:`.shared_book`) instead keeps ``remaining`` held as a resting order that every
+        process counts until the exchange says the order is gone.
+        """
+        self.release(reservation)
+
+    def settle_resting(self, open_order_ids: Collection[str], read_started: datetime) -> None:
+        """Stop counting resting orders the exchange no longer lists as open.
+
+        ``open_order_ids`` is what an account read that began at ``read_started`` (wall
+        time, UTC) found open. In one process nothing is held for a resting order the executor
+        placed, so there is nothing to settle; a shared book drops its resting orders here.
+        """
 
     def release(self, reservation: Reservation | None) -> None:
         """Drop what remains of ``reservation`` (idempotent)."""
@@ -502,4 +529,4 @@ class PositionBook:
         return entry if entry is not None else ZERO
 
 
-__all__ = ["BookState", "Position", "PositionBook", "Reservation"]
+__all__ = ["RESTING_PREFIX", "BookState", "Position", "PositionBook", "Reservation"]

@@ -28,6 +28,25 @@ differ by some offset see each other's orders that much older or younger, so the
 between them shift by it. Rows older than the memory are deleted with the sweep of expired
 leases.
 
+Resting orders (migration 0005) are shared too, and outlive the process that placed them. An
+order that rests on the exchange (a LIMIT waiting for its price, see :meth:`rest`, or one
+found resting at start, :meth:`~.positions.PositionBook.hold_resting`) turns its reservation
+into a ``resting:<order id>`` row held by the account's exchange owner (``<account>/exchange``,
+whose lease never expires) instead of this process: it counts in the open-orders cap and its
+unfilled quantity in the worst exposure for every process until it is cancelled through an
+executor, or an account read shows the exchange no longer lists it (:meth:`settle_resting`:
+filled, cancelled or expired there). A process that dies does not take its resting orders off
+the exchange, so its rows stay held after its lease: they are only dropped on the exchange's
+word. Any process that reads the account (the periodic ``exchange_account`` read, and the
+start from the exchange's truth) settles them; a row written after the read began (its
+``placed_at``, wall clock, less :data:`RESTING_SETTLE_GRACE` for the clocks and the exchange's
+own lag) is kept, since the read may have missed it. While no account can be read nothing is
+settled: the capacity stays held (fail closed). On a paper exchange (``resting_outlives_process``
+False) the orders live in the process, so the rows are this process's and go with its lease,
+and only this process settles them against its own exchange. On a shared book the open-orders
+cap counts the shared rows only (every process's resting orders are among them), not the
+executor's own resting set.
+
 Anything that fails on the database fails closed: a check is refused with
 ``SHARED_STATE_UNAVAILABLE``; a release or a fill that could not be written is retried by the
 renewal thread (until then the capacity stays held, which refuses more, never less); a
@@ -38,7 +57,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,14 +71,29 @@ from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import OrderType
 from .order_controls import AdmittedOrder
-from .positions import BookState, PositionBook, Reservation
+from .positions import RESTING_PREFIX, BookState, PositionBook, Reservation
 
 _log = get_logger(__name__)
 
 SHARED_STATE_REFUSED: Final = IntentCheck(False, ErrorCode.SHARED_STATE_UNAVAILABLE)
 DEFAULT_LEASE_SECONDS: Final = 30.0
+RESTING_SETTLE_GRACE: Final = timedelta(seconds=5)
+"""How much older than an account read a resting row must be for that read to drop it."""
 
 _ACCOUNT = "INSERT INTO shared_accounts (account, day) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+_EXCHANGE_OWNER = (
+    "INSERT INTO shared_book_owners (owner_id, account, expires_at) "
+    "VALUES (%s, %s, 'infinity') ON CONFLICT (owner_id) DO NOTHING"
+)
+_ADD_RESTING = (
+    "INSERT INTO shared_reservations (reservation_id, account, owner_id, symbol, side, "
+    "remaining, placed_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+_SETTLE_RESTING = (
+    "DELETE FROM shared_reservations WHERE account = %s AND owner_id = %s "
+    "AND reservation_id LIKE 'resting:%%' AND placed_at < %s "
+    "AND reservation_id <> ALL(%s::text[]) RETURNING reservation_id"
+)
 _LOCK = "SELECT day, realised_total FROM shared_accounts WHERE account = %s FOR UPDATE"
 _RENEW = (
     "INSERT INTO shared_book_owners (owner_id, account, expires_at) VALUES (%s, %s, %s) "
@@ -127,6 +161,9 @@ class SharedPositionBook(PositionBook):
         url: The PostgreSQL URL (the schema is migrated by the audit store before).
         account: The account whose state this is; processes trading one account share it.
         lease_seconds: How long a silent owner's reservations outlive it.
+        resting_outlives_process: True when the exchange keeps an order resting after this
+            process dies (a real exchange): resting orders are then held by the account
+            until the exchange says they are gone. False (paper): by this process's lease.
         **kwargs: The caps and callables of :class:`PositionBook`.
     """
 
@@ -137,6 +174,7 @@ class SharedPositionBook(PositionBook):
         *,
         account: str,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        resting_outlives_process: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(clock, **kwargs)
@@ -144,6 +182,7 @@ class SharedPositionBook(PositionBook):
         self.account = account
         self.owner_id = f"{account}/{uuid.uuid4().hex[:16]}"
         self._reservation_prefix = f"{self.owner_id}/r"
+        self._resting_owner = f"{account}/exchange" if resting_outlives_process else self.owner_id
         self._lease = timedelta(seconds=lease_seconds)
         self._conn: psycopg.Connection[Any] | None = None
         self._read_conn: psycopg.Connection[Any] | None = None
@@ -157,7 +196,9 @@ class SharedPositionBook(PositionBook):
         self._checking = threading.local()  # set while this thread runs a check
         try:
             with self._lock:
-                self._connection().execute(_ACCOUNT, (account, clock.now().date()))
+                conn = self._connection()
+                conn.execute(_ACCOUNT, (account, clock.now().date()))
+                conn.execute(_EXCHANGE_OWNER, (f"{account}/exchange", account))
         except psycopg.Error as exc:
             self._disconnect()
             raise _unavailable(exc) from exc
@@ -288,10 +329,7 @@ class SharedPositionBook(PositionBook):
         for reservation_id, (symbol, side, remaining) in state.reservations.items():
             old = held.get(reservation_id)
             if old is None:
-                conn.execute(
-                    _ADD_RESERVATION,
-                    (reservation_id, self.account, self.owner_id, symbol, side.value, remaining),
-                )
+                self._add_reservation(conn, reservation_id, symbol, side, remaining)
             elif old[2] != remaining:
                 conn.execute(_SET_REMAINING, (remaining, reservation_id))
         for order in state.admitted:
@@ -309,6 +347,33 @@ class SharedPositionBook(PositionBook):
                 )
         if (day, realised) != (state.day, state.realised_total):
             conn.execute(_SET_ACCOUNT, (state.day, state.realised_total, self.account))
+
+    def _add_reservation(
+        self,
+        conn: psycopg.Connection[Any],
+        reservation_id: str,
+        symbol: str,
+        side: Side,
+        remaining: Decimal,
+    ) -> None:
+        if reservation_id.startswith(RESTING_PREFIX):  # held by the exchange owner, timed
+            conn.execute(
+                _ADD_RESTING,
+                (
+                    reservation_id,
+                    self.account,
+                    self._resting_owner,
+                    symbol,
+                    side.value,
+                    remaining,
+                    self._clock.now(),
+                ),
+            )
+            return
+        conn.execute(
+            _ADD_RESERVATION,
+            (reservation_id, self.account, self.owner_id, symbol, side.value, remaining),
+        )
 
     # --- failing closed --------------------------------------------------------------------
 
@@ -385,6 +450,75 @@ class SharedPositionBook(PositionBook):
             )
         )
 
+    # --- resting orders (see the module docstring) ------------------------------------------
+
+    def rest(
+        self,
+        reservation: Reservation | None,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        remaining: Decimal,
+    ) -> None:
+        """Turn ``reservation`` into the resting order ``order_id``, held for every process.
+
+        One transaction drops the reservation and holds ``remaining`` as the resting order;
+        retried later when the database fails (the reservation stays held meanwhile).
+        """
+        self._or_retry(lambda: self._rest(reservation, order_id, symbol, side, remaining))
+
+    def _rest(
+        self,
+        reservation: Reservation | None,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        remaining: Decimal,
+    ) -> None:
+        key = f"{RESTING_PREFIX}{order_id}"
+        with self._transaction() as state:
+            if reservation is not None:
+                held = state.reservations.pop(reservation.reservation_id, None)
+                if held is not None:
+                    self._hold(state.book(held[0]), held[1], -held[2])
+            if remaining > 0 and key not in state.reservations:
+                state.reservations[key] = (symbol, side, remaining)
+                self._hold(state.book(symbol), side, remaining)
+
+    def settle_resting(self, open_order_ids: Collection[str], read_started: datetime) -> None:
+        """Drop the resting orders the exchange no longer lists (written before the read).
+
+        A database failure is logged and nothing is dropped (the capacity stays held).
+        """
+        cutoff = read_started - RESTING_SETTLE_GRACE
+        listed = [f"{RESTING_PREFIX}{order_id}" for order_id in open_order_ids]
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    conn.execute(_LOCK, (self.account,))
+                    gone = conn.execute(
+                        _SETTLE_RESTING, (self.account, self._resting_owner, cutoff, listed)
+                    ).fetchall()
+            except psycopg.Error as exc:
+                self._disconnect()
+                _log.error(
+                    "shared_resting_settle_failed",
+                    code=ErrorCode.SHARED_STATE_UNAVAILABLE.value,
+                    error=str(exc),
+                )
+                return
+        if gone:
+            _log.info(
+                "shared_resting_orders_settled",
+                orders=sorted(row[0].removeprefix(RESTING_PREFIX) for row in gone),
+            )
+
+    def _resting_or_none(self) -> int | None:
+        # Every process's resting orders are rows of the shared state, which the cap counts
+        # under the lock; this process's own resting set adds nothing to them.
+        return 0
+
     def _or_retry(self, change: Callable[[], None]) -> None:
         try:
             change()
@@ -449,4 +583,9 @@ def _image(state: BookState) -> _Image:
     return filled, dict(state.reservations), state.day, state.realised_total, loaded
 
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "SHARED_STATE_REFUSED", "SharedPositionBook"]
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "RESTING_SETTLE_GRACE",
+    "SHARED_STATE_REFUSED",
+    "SharedPositionBook",
+]
