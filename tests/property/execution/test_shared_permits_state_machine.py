@@ -105,6 +105,8 @@ def machine(url: str, audit: PostgresAuditStore) -> type[RuleBasedStateMachine]:
                 for _ in range(2)
             ]
             self.model = PositionBook(self.clock, **_caps())
+            # Drawn in insertion order, never by sorted id: ids minted in the same millisecond
+            # (UUIDv7) sort by random bits, which would make the draws differ between runs.
             self.permits: dict[str, Permit] = {}
             self.resting: dict[str, datetime] = {}  # order id: when its row was written
             self.turn = 0
@@ -140,7 +142,7 @@ def machine(url: str, audit: PostgresAuditStore) -> type[RuleBasedStateMachine]:
             share=st.sampled_from([D(0), D("0.5"), D(1)]),
         )
         def report(self, data: st.DataObject, who: int, status: str, share: Decimal) -> None:
-            permit = self.permits[data.draw(st.sampled_from(sorted(self.permits)))]
+            permit = self.permits[data.draw(st.sampled_from(list(self.permits)))]
             if status in ("NEW", "PARTIALLY_FILLED") and share == 1:
                 share = D("0.5")
             filled = permit.quantity if status == "FILLED" else permit.quantity * share
@@ -201,7 +203,7 @@ def machine(url: str, audit: PostgresAuditStore) -> type[RuleBasedStateMachine]:
         @rule(who=WHO, data=st.data())
         def read_account(self, who: int, data: st.DataObject) -> None:
             # The exchange lists some of the resting orders; the read began ``ago`` seconds back.
-            listed = data.draw(st.sets(st.sampled_from(sorted(self.resting))))
+            listed = data.draw(st.sets(st.sampled_from(list(self.resting))))
             ago = data.draw(st.sampled_from([0.0, 6.0]))
             started = self.clock.now() - timedelta(seconds=ago)
             self.processes[who].book.settle_resting(sorted(listed), started)
