@@ -261,15 +261,26 @@ class PositionBook:
         before it), or the exception it would raise; the book's state is read and written
         once for all of them (one transaction for a shared book).
         """
-        ready = [self._ready_or_error(request) for request in requests]
+        ready = self._ready_all(requests)
         with self._transaction() as state:
             return self._check_all(state, ready)
 
-    def _ready_or_error(self, request: CheckRequest) -> _Ready | Exception:
-        try:
-            return self._before_check(request)
-        except Exception as exc:  # that request's answer; the others go on
-            return exc
+    def _ready_all(self, requests: Sequence[CheckRequest]) -> list[_Ready | Exception]:
+        # What each request reads before the lock. The prices are read once for the batch,
+        # for every symbol exposed now and every symbol of the batch: a request checked after
+        # others of the batch needs the prices of what they reserve, as it would one by one
+        # (extra prices change no answer: only an exposed symbol's price is ever read).
+        prices: dict[str, Decimal] = {}
+        if self.max_gross_exposure is not None:
+            prices = self._prices_of({*self._exposed_symbols(), *(r.symbol for r in requests)})
+        resting = self._resting_or_none() if self.max_open_orders is not None else 0
+        answers: list[_Ready | Exception] = []
+        for request in requests:
+            try:
+                answers.append(self._before_check(request, prices, resting))
+            except Exception as exc:  # that request's answer; the others go on
+                answers.append(exc)
+        return answers
 
     def _check_all(self, state: BookState, ready: list[_Ready | Exception]) -> list[CheckAnswer]:
         # Under the seam. A check that raises changed nothing in ``state`` (it only reserves
@@ -285,13 +296,19 @@ class PositionBook:
                 answers.append(exc)
         return answers
 
-    def _before_check(self, request: CheckRequest) -> _Ready:
+    def _before_check(
+        self,
+        request: CheckRequest,
+        prices: dict[str, Decimal] | None = None,
+        resting: int | None = 0,
+    ) -> _Ready:
         # Prices, the resting count and the symbol's rules are read before the lock: a lookup
         # may go to the exchange. A resting count that cannot be read is None: the
-        # open-orders cap refuses.
+        # open-orders cap refuses. A batch hands in the prices and the count it read.
         symbol, side = request.symbol, request.side
-        prices = self._prices(symbol) if self.max_gross_exposure is not None else {}
-        resting = self._resting_or_none() if self.max_open_orders is not None else 0
+        if prices is None:
+            prices = self._prices(symbol) if self.max_gross_exposure is not None else {}
+            resting = self._resting_or_none() if self.max_open_orders is not None else 0
         terms = OrderTerms(
             symbol, side, request.quantity, request.order_type, request.price, request.signal_id
         )

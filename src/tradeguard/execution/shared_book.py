@@ -390,7 +390,7 @@ class SharedPositionBook(PositionBook):
     ) -> list[CheckAnswer]:
         # Raises _SeenMore (nothing checked) when the read under the lock met unseen symbols.
         seen = set(self._seen)
-        ready = [self._ready_or_error(request) for request in requests]
+        ready = self._ready_all(requests)
         try:
             with self._transaction() as state:
                 if restart_on_unseen and not self._seen <= seen:
