@@ -6,7 +6,9 @@ transaction that takes the account row with ``SELECT ... FOR UPDATE``, loads the
 the live reservations into a :class:`~.positions.BookState`, runs the very same code as the
 in-memory book over it, and writes back what changed before it commits. Two processes checking
 orders for one account therefore take turns on the account row, and the second one sees the
-first one's reservation: together they never pass the exposure or the open-orders cap.
+first one's reservation: together they never pass the exposure or the open-orders cap. The
+checks of a batch of signals (``check_many``) share one such transaction: the row is locked
+once per batch, and each check sees the reservations of those before it.
 
 Each book holds a lease (``shared_book_owners``) that it renews while it lives (every check
 renews it, and a thread renews it when the book is idle). A check first deletes the
