@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import uuid
+from contextlib import suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,7 @@ def _measure(workers: int) -> dict[str, Any]:
         requests = _signed_requests(200_000)
         tree = _tree(process.pid)
         before = _cpu_seconds(tree)
+        each = [_cpu_seconds([pid]) for pid in tree]
         postgres, client, (machine, idle) = _postgres_cpu_seconds(), _own_cpu(), _machine_seconds()
         result = asyncio.run(_load(port, requests))
         after = _cpu_seconds(tree)
@@ -181,6 +184,10 @@ def _measure(workers: int) -> dict[str, Any]:
         machine, idle = (a - b for a, b in zip(_machine_seconds(), (machine, idle), strict=True))
         served = max(1.0, result["requests"] * (DURATION_S + WARMUP_S) / DURATION_S)
         result["server_cpu_us_per_request"] = round((after - before) / served * 1e6)
+        # Per process (supervisor first): shows whether both workers served the connections.
+        result["process_cpu_seconds"] = [
+            round(_cpu_seconds([pid]) - spent, 2) for pid, spent in zip(tree, each, strict=True)
+        ]
         result["postgres_cpu_us_per_request"] = round(postgres / served * 1e6)
         result["client_cpu_us_per_request"] = round(client / served * 1e6)
         result["machine_cpu_us_per_request"] = round((machine - idle) / served * 1e6)
@@ -194,6 +201,10 @@ def _measure(workers: int) -> dict[str, Any]:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+        # The service runs in a session of its own: end any worker the supervisor left behind
+        # (a killed supervisor does not stop its workers, which would load the next run).
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         _drop(schema)
 
 
