@@ -13,7 +13,13 @@ the price an order was checked at (the last ticker the service polled) and the p
 at: the cap is checked at the former, the position is valued here at its average entry, the
 latter. ``exposure_over_cap`` reports the plain ratio.
 
-The CPU cost per signal is summed over the supervisor and every worker (``/proc``).
+The CPU cost per signal is summed over the supervisor and every worker (``/proc``). Beside
+it, each run reports what the rest of the machine spent while it ran, per signal: PostgreSQL's
+processes (every ``postgres`` process on the machine, so other users of the server count
+too), this load generator, and the whole machine's busy time (``/proc/stat``), with the
+fraction of the machine that was busy. Two workers can be at most
+``1 / machine_busy_fraction`` times as fast as one: when one worker already keeps most of the
+machine busy, the ratio is bound by the machine, not by the service's locks.
 
 Run: ``python -m bench workers`` → ``bench/results/workers.json``.
 """
@@ -22,9 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import uuid
+from contextlib import suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,6 +125,31 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _postgres_cpu_seconds() -> float:
+    # Every PostgreSQL process on the machine (its backends serve the service's connections).
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return _cpu_seconds(pids)
+
+
+def _machine_seconds() -> tuple[float, float]:
+    # (all CPU time, idle CPU time) of the machine so far, from /proc/stat.
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(fields) / tick, (fields[3] + fields[4]) / tick
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def _final_position(url: str) -> dict[str, Any]:
     with psycopg.connect(url, autocommit=True) as conn:
         rows = list(conn.execute("SELECT symbol, quantity, average_entry FROM shared_positions"))
@@ -142,10 +175,23 @@ def _measure(workers: int) -> dict[str, Any]:
         requests = _signed_requests(200_000)
         tree = _tree(process.pid)
         before = _cpu_seconds(tree)
+        each = [_cpu_seconds([pid]) for pid in tree]
+        postgres, client, (machine, idle) = _postgres_cpu_seconds(), _own_cpu(), _machine_seconds()
         result = asyncio.run(_load(port, requests))
         after = _cpu_seconds(tree)
+        postgres = _postgres_cpu_seconds() - postgres
+        client = _own_cpu() - client
+        machine, idle = (a - b for a, b in zip(_machine_seconds(), (machine, idle), strict=True))
         served = max(1.0, result["requests"] * (DURATION_S + WARMUP_S) / DURATION_S)
         result["server_cpu_us_per_request"] = round((after - before) / served * 1e6)
+        # Per process (supervisor first): shows whether both workers served the connections.
+        result["process_cpu_seconds"] = [
+            round(_cpu_seconds([pid]) - spent, 2) for pid, spent in zip(tree, each, strict=True)
+        ]
+        result["postgres_cpu_us_per_request"] = round(postgres / served * 1e6)
+        result["client_cpu_us_per_request"] = round(client / served * 1e6)
+        result["machine_cpu_us_per_request"] = round((machine - idle) / served * 1e6)
+        result["machine_busy_fraction"] = round(1 - idle / machine, 3) if machine else None
         result["processes"] = len(tree)
         process.terminate()
         process.wait(30)
@@ -155,6 +201,10 @@ def _measure(workers: int) -> dict[str, Any]:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+        # The service runs in a session of its own: end any worker the supervisor left behind
+        # (a killed supervisor does not stop its workers, which would load the next run).
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         _drop(schema)
 
 
@@ -185,6 +235,10 @@ def run() -> dict[str, Any]:
             "meets_target": ratio >= TARGET_RATIO,
             "one_worker_cpu_us_per_request": one_a["server_cpu_us_per_request"],
             "two_workers_cpu_us_per_request": two["server_cpu_us_per_request"],
+            "one_worker_machine_busy_fraction": one_a["machine_busy_fraction"],
+            "two_workers_machine_busy_fraction": two["machine_busy_fraction"],
+            "one_worker_machine_cpu_us_per_request": one_a["machine_cpu_us_per_request"],
+            "two_workers_machine_cpu_us_per_request": two["machine_cpu_us_per_request"],
             "caps_hold": caps,
             "final_exposure_two_workers": two["final"]["exposure_at_average_entry"],
             "cap": str(CAP),

@@ -106,16 +106,30 @@ class BatchSteps:
             for index, _, _ in received:
                 outcomes[index] = exc
             return []
-        prepared: list[tuple[int, Prepared]] = []
+        fresh: list[tuple[int, Signal, str]] = []
         for index, signal, correlation_id in received:
             try:
                 first = firsts.get(signal.signal_id)
                 if first is not None:
                     outcomes[index] = self._repeats.repeat(signal, first, correlation_id)
                 else:
-                    prepared.append((index, self._decider.prepare(signal, correlation_id)))
+                    fresh.append((index, signal, correlation_id))
             except Exception as exc:  # this signal's answer; the others go on
                 outcomes[index] = exc
+        return self._decide(fresh, outcomes)
+
+    def _decide(
+        self, fresh: list[tuple[int, Signal, str]], outcomes: Outcomes
+    ) -> list[tuple[int, Prepared]]:
+        # Decided together: one step of the position book (one transaction of a shared book)
+        # checks every intent of the batch, with the answers of checking them one by one.
+        decided = self._decider.prepare_many([(signal, cid) for _, signal, cid in fresh])
+        prepared: list[tuple[int, Prepared]] = []
+        for (index, _, _), result in zip(fresh, decided, strict=True):
+            if isinstance(result, Exception):
+                outcomes[index] = result
+            else:
+                prepared.append((index, result))
         return prepared
 
     def _write(

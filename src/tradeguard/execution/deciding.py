@@ -9,6 +9,7 @@ so. The result is a :class:`Prepared` signal for the gate to write and then sett
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Protocol
@@ -27,7 +28,7 @@ from ..policy import (
     format_utc,
 )
 from ..signals import Signal
-from .positions import PositionBook, Reservation
+from .positions import CheckAnswer, CheckRequest, PositionBook, Reservation
 from .results import SignalOutcome
 from .verdicts import (
     Verdict,
@@ -134,12 +135,63 @@ class Decider:
 
     def prepare(self, signal: Signal, correlation_id: str) -> Prepared:
         """Decide ``signal``: verdict, intent check (with its reservation) and the records."""
-        verdict = (
-            self._evaluate(signal, correlation_id)
-            if self._policy_enabled
-            else self._legacy(signal, correlation_id)
-        )
+        verdict = self._verdict(signal, correlation_id)
         check, reservation = self._check(signal, verdict)
+        return self._prepared(signal, correlation_id, verdict, check, reservation)
+
+    def prepare_many(self, items: Sequence[tuple[Signal, str]]) -> list[Prepared | Exception]:
+        """Decide several ``(signal, correlation_id)`` as :meth:`prepare` does one after another.
+
+        Every verdict is reached first, then all the intents are checked against the book in
+        one step (:meth:`PositionBook.check_many`, one transaction of a shared book), in the
+        order given, each seeing the reservations of those before it: a verdict never depends
+        on the book's reservations, so each signal gets the answer ``prepare`` gives it. An
+        entry is the exception ``prepare`` would raise for that signal.
+        """
+        verdicts = [self._verdict_or_error(signal, cid) for signal, cid in items]
+        requests: list[CheckRequest] = []
+        checks: list[CheckAnswer | CheckRequest] = []
+        for (signal, _), verdict in zip(items, verdicts, strict=True):
+            if isinstance(verdict, Exception):
+                checks.append(verdict)
+                continue
+            wanted = self._request(signal, verdict)
+            if isinstance(wanted, CheckRequest):
+                requests.append(wanted)
+            checks.append(wanted)
+        answers = iter(self._positions.check_many(requests) if requests else [])
+        prepared: list[Prepared | Exception] = []
+        for (signal, cid), verdict, asked in zip(items, verdicts, checks, strict=True):
+            answer = next(answers) if isinstance(asked, CheckRequest) else asked
+            if isinstance(answer, Exception):
+                prepared.append(answer)
+                continue
+            assert not isinstance(verdict, Exception)  # its exception is its answer
+            try:
+                prepared.append(self._prepared(signal, cid, verdict, *answer))
+            except Exception as exc:  # that signal's answer; the others go on
+                prepared.append(exc)
+        return prepared
+
+    def _verdict_or_error(self, signal: Signal, correlation_id: str) -> Verdict | Exception:
+        try:
+            return self._verdict(signal, correlation_id)
+        except Exception as exc:  # that signal's answer; the others go on
+            return exc
+
+    def _verdict(self, signal: Signal, correlation_id: str) -> Verdict:
+        if self._policy_enabled:
+            return self._evaluate(signal, correlation_id)
+        return self._legacy(signal, correlation_id)
+
+    def _prepared(
+        self,
+        signal: Signal,
+        correlation_id: str,
+        verdict: Verdict,
+        check: IntentCheck,
+        reservation: Reservation | None,
+    ) -> Prepared:
         refusal = None if check.permitted else str(check.code)
         override = overrides_blocked(verdict, refusal, signal)
         records = self._records(signal, correlation_id, verdict, refusal, override)
@@ -184,6 +236,23 @@ class Decider:
             return True
 
     def _check(self, signal: Signal, verdict: Verdict) -> tuple[IntentCheck, Reservation | None]:
+        wanted = self._request(signal, verdict)
+        if not isinstance(wanted, CheckRequest):
+            return wanted
+        return self._positions.check_and_reserve(
+            wanted.symbol,
+            wanted.side,
+            wanted.quantity,
+            wanted.check,
+            order_type=wanted.order_type,
+            price=wanted.price,
+            signal_id=wanted.signal_id,
+        )
+
+    def _request(
+        self, signal: Signal, verdict: Verdict
+    ) -> CheckRequest | tuple[IntentCheck, Reservation | None]:
+        # What the book is asked for ``signal``, or the answer when it need not be asked.
         if verdict.refusal is not None:
             return IntentCheck(False, ErrorCode(verdict.refusal)), None
 
@@ -194,14 +263,14 @@ class Decider:
 
         if signal.intent is OrderIntent.CANCEL:
             return check(_ZERO), None
-        return self._positions.check_and_reserve(
+        return CheckRequest(
             signal.symbol,
             signal.side,
             signal.quantity,
             check,
-            order_type=signal.order_type,
-            price=signal.price,
-            signal_id=signal.signal_id,
+            signal.order_type,
+            signal.price,
+            signal.signal_id,
         )
 
     def _records(

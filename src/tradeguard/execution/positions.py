@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,7 +35,7 @@ from ..codes import ErrorCode
 from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import OrderType, PortfolioSnapshot
-from .order_controls import OrderControls, OrderTerms, RecentOrders
+from .order_controls import OrderControls, OrderTerms, RecentOrders, ShapedOrder
 
 _log = get_logger(__name__)
 ZERO: Final = Decimal(0)
@@ -65,6 +65,35 @@ class Reservation:
     quantity: Decimal
     price: Decimal | None = None
     """The LIMIT price the order controls fitted to the tick (None: MARKET or no rules)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """One intent for :meth:`PositionBook.check_many`: the arguments of ``check_and_reserve``."""
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    check: Callable[[Decimal], IntentCheck]
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    signal_id: str | None = None
+
+
+CheckAnswer = tuple[IntentCheck, Reservation | None] | Exception
+"""What ``check_and_reserve`` answers one request, or the exception it raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    # A request with what is read before the lock: prices, resting count, shaped terms.
+    request: CheckRequest
+    prices: dict[str, Decimal]
+    resting: int | None
+    terms: OrderTerms
+    last: Decimal | None
+    shaped: ShapedOrder | None
+    controls: OrderControls | None
 
 
 class _Book:
@@ -220,60 +249,125 @@ class PositionBook:
         too, the quantity is reserved atomically with every check. The reservation carries
         the quantity (and LIMIT ``price``) as the order controls fitted them to the rules.
         """
-        limit = self.max_gross_exposure
+        request = CheckRequest(symbol, side, quantity, check, order_type, price, signal_id)
+        ready = self._before_check(request)
+        with self._transaction() as state:
+            return self._check_locked(state, ready)
+
+    def check_many(self, requests: Sequence[CheckRequest]) -> list[CheckAnswer]:
+        """Check and reserve every request in turn, in one atomic step of the book.
+
+        Each answer is what :meth:`check_and_reserve` gives that request when the requests
+        are checked one after the other in this order (each sees the reservations of those
+        before it), or the exception it would raise; the book's state is read and written
+        once for all of them (one transaction for a shared book).
+        """
+        ready = self._ready_all(requests)
+        with self._transaction() as state:
+            return self._check_all(state, ready)
+
+    def _ready_all(self, requests: Sequence[CheckRequest]) -> list[_Ready | Exception]:
+        # What each request reads before the lock. The prices are read once for the batch,
+        # for every symbol exposed now and every symbol of the batch: a request checked after
+        # others of the batch needs the prices of what they reserve, as it would one by one
+        # (extra prices change no answer: only an exposed symbol's price is ever read).
+        prices: dict[str, Decimal] = {}
+        if self.max_gross_exposure is not None:
+            prices = self._prices_of({*self._exposed_symbols(), *(r.symbol for r in requests)})
+        resting = self._resting_or_none() if self.max_open_orders is not None else 0
+        answers: list[_Ready | Exception] = []
+        for request in requests:
+            try:
+                answers.append(self._before_check(request, prices, resting))
+            except Exception as exc:  # that request's answer; the others go on
+                answers.append(exc)
+        return answers
+
+    def _check_all(self, state: BookState, ready: list[_Ready | Exception]) -> list[CheckAnswer]:
+        # Under the seam. A check that raises changed nothing in ``state`` (it only reserves
+        # at its very end): its exception is its answer and the next one goes on.
+        answers: list[CheckAnswer] = []
+        for item in ready:
+            if isinstance(item, Exception):
+                answers.append(item)
+                continue
+            try:
+                answers.append(self._check_locked(state, item))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
+
+    def _before_check(
+        self,
+        request: CheckRequest,
+        prices: dict[str, Decimal] | None = None,
+        resting: int | None = 0,
+    ) -> _Ready:
         # Prices, the resting count and the symbol's rules are read before the lock: a lookup
         # may go to the exchange. A resting count that cannot be read is None: the
-        # open-orders cap refuses.
-        prices = self._prices(symbol) if limit is not None else {}
-        resting = self._resting_or_none() if self.max_open_orders is not None else 0
-        terms = OrderTerms(symbol, side, quantity, order_type, price, signal_id)
+        # open-orders cap refuses. A batch hands in the prices and the count it read.
+        symbol, side = request.symbol, request.side
+        if prices is None:
+            prices = self._prices(symbol) if self.max_gross_exposure is not None else {}
+            resting = self._resting_or_none() if self.max_open_orders is not None else 0
+        terms = OrderTerms(
+            symbol, side, request.quantity, request.order_type, request.price, request.signal_id
+        )
         controls = self.controls
         last = self._last_price(symbol, prices) if controls is not None else None
         shaped = controls.prepare(terms, last) if controls is not None else None
+        return _Ready(request, prices, resting, terms, last, shaped, controls)
+
+    def _check_locked(
+        self, state: BookState, ready: _Ready
+    ) -> tuple[IntentCheck, Reservation | None]:
+        # Under the seam: the check, the caps, the order controls and the reservation.
+        symbol, side = ready.request.symbol, ready.request.side
+        quantity, price = ready.request.quantity, ready.request.price
+        shaped, controls, limit = ready.shaped, ready.controls, self.max_gross_exposure
         if shaped is not None:
             quantity, price = shaped.quantity, shaped.price
         extra = (quantity, ZERO) if side is Side.BUY else (ZERO, quantity)
-        with self._transaction() as state:
-            book = state.books.setdefault(symbol, _Book())
-            worst = (
-                book.quantity - book.inflight_sell
-                if side is Side.SELL
-                else book.quantity + book.inflight_buy
+        book = state.books.setdefault(symbol, _Book())
+        worst = (
+            book.quantity - book.inflight_sell
+            if side is Side.SELL
+            else book.quantity + book.inflight_buy
+        )
+        result = ready.request.check(worst)
+        if not result.permitted:
+            return result, None
+        adds_risk = book.worst_size(*extra) > book.worst_size()
+        if (
+            adds_risk
+            and limit is not None
+            and self._over_limit(state, symbol, extra, limit, ready.prices)
+        ):
+            return EXPOSURE_REFUSED, None
+        if adds_risk and self._too_many_orders(state, ready.resting):
+            return OPEN_ORDERS_REFUSED, None
+        if controls is not None and shaped is not None:
+            refusal = controls.decide(
+                ready.terms,
+                shaped,
+                adds_risk=adds_risk,
+                last_price=ready.last,
+                now=self._admission_time(),
+                admitted=state.admitted,
             )
-            result = check(worst)
-            if not result.permitted:
-                return result, None
-            adds_risk = book.worst_size(*extra) > book.worst_size()
-            if (
-                adds_risk
-                and limit is not None
-                and self._over_limit(state, symbol, extra, limit, prices)
-            ):
-                return EXPOSURE_REFUSED, None
-            if adds_risk and self._too_many_orders(state, resting):
-                return OPEN_ORDERS_REFUSED, None
-            if controls is not None and shaped is not None:
-                refusal = controls.decide(
-                    terms,
-                    shaped,
-                    adds_risk=adds_risk,
-                    last_price=last,
-                    now=self._admission_time(),
-                    admitted=state.admitted,
+            if refusal is not None:
+                _log.info(
+                    "order_control_refused",
+                    code=refusal.code.value,
+                    symbol=symbol,
+                    detail=refusal.detail,
                 )
-                if refusal is not None:
-                    _log.info(
-                        "order_control_refused",
-                        code=refusal.code.value,
-                        symbol=symbol,
-                        detail=refusal.detail,
-                    )
-                    return IntentCheck(False, refusal.code), None
-            reservation_id = f"{self._reservation_prefix}{next(self._numbers)}"
-            reservation = Reservation(reservation_id, symbol, side, quantity, price)
-            state.reservations[reservation_id] = (symbol, side, quantity)
-            self._hold(book, side, quantity)
-            return result, reservation
+                return IntentCheck(False, refusal.code), None
+        reservation_id = f"{self._reservation_prefix}{next(self._numbers)}"
+        reservation = Reservation(reservation_id, symbol, side, quantity, price)
+        state.reservations[reservation_id] = (symbol, side, quantity)
+        self._hold(book, side, quantity)
+        return result, reservation
 
     def _prices(self, symbol: str) -> dict[str, Decimal]:
         # The price of every symbol that may carry exposure; a symbol whose lookup fails is
@@ -529,4 +623,12 @@ class PositionBook:
         return entry if entry is not None else ZERO
 
 
-__all__ = ["RESTING_PREFIX", "BookState", "Position", "PositionBook", "Reservation"]
+__all__ = [
+    "RESTING_PREFIX",
+    "BookState",
+    "CheckAnswer",
+    "CheckRequest",
+    "Position",
+    "PositionBook",
+    "Reservation",
+]

@@ -6,7 +6,9 @@ transaction that takes the account row with ``SELECT ... FOR UPDATE``, loads the
 the live reservations into a :class:`~.positions.BookState`, runs the very same code as the
 in-memory book over it, and writes back what changed before it commits. Two processes checking
 orders for one account therefore take turns on the account row, and the second one sees the
-first one's reservation: together they never pass the exposure or the open-orders cap.
+first one's reservation: together they never pass the exposure or the open-orders cap. The
+checks of a batch of signals (``check_many``) share one such transaction: the row is locked
+once per batch, and each check sees the reservations of those before it.
 
 Each book holds a lease (``shared_book_owners``) that it renews while it lives (every check
 renews it, and a thread renews it when the book is idle). A check first deletes the
@@ -57,7 +59,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -71,11 +73,19 @@ from ..logging import get_logger
 from ..policy import Clock, IntentCheck, Side
 from ..ports import OrderType
 from .order_controls import AdmittedOrder
-from .positions import RESTING_PREFIX, BookState, PositionBook, Reservation
+from .positions import (
+    RESTING_PREFIX,
+    BookState,
+    CheckAnswer,
+    CheckRequest,
+    PositionBook,
+    Reservation,
+)
 
 _log = get_logger(__name__)
 
 SHARED_STATE_REFUSED: Final = IntentCheck(False, ErrorCode.SHARED_STATE_UNAVAILABLE)
+SHARED_STATE_ANSWER: Final[tuple[IntentCheck, Reservation | None]] = (SHARED_STATE_REFUSED, None)
 DEFAULT_LEASE_SECONDS: Final = 30.0
 RESTING_SETTLE_GRACE: Final = timedelta(seconds=5)
 """How much older than an account read a resting row must be for that read to drop it."""
@@ -429,6 +439,41 @@ class SharedPositionBook(PositionBook):
         finally:
             self._checking.on = False
 
+    def check_many(self, requests: Sequence[CheckRequest]) -> list[CheckAnswer]:
+        """As :meth:`PositionBook.check_many`: one transaction, one row lock, for all of them.
+
+        The account row is locked once for the whole batch instead of once per request. When
+        the database fails, every request that would have been answered is refused with
+        ``SHARED_STATE_UNAVAILABLE`` (none of their reservations was written). When the read
+        under the lock meets symbols this book had not seen, nothing is checked: the prices
+        are read again with them (outside the lock) and the batch runs once more, which gives
+        each request the answer ``check_and_reserve``'s own second run would give it.
+        """
+        self._checking.on = True
+        try:
+            try:
+                return self._check_batch(requests, restart_on_unseen=True)
+            except _SeenMore:
+                self._renewed_at = None  # a renewal in that read was rolled back with it
+                return self._check_batch(requests, restart_on_unseen=False)
+        finally:
+            self._checking.on = False
+
+    def _check_batch(
+        self, requests: Sequence[CheckRequest], *, restart_on_unseen: bool
+    ) -> list[CheckAnswer]:
+        # Raises _SeenMore (nothing checked) when the read under the lock met unseen symbols.
+        seen = set(self._seen)
+        ready = self._ready_all(requests)
+        try:
+            with self._transaction() as state:
+                if restart_on_unseen and not self._seen <= seen:
+                    raise _SeenMore
+                return self._check_all(state, ready)
+        except DependencyUnavailableError as exc:
+            _log.error("shared_state_unavailable", code=exc.code, error=exc.message)
+            return [item if isinstance(item, Exception) else SHARED_STATE_ANSWER for item in ready]
+
     def release(self, reservation: Reservation | None) -> None:
         """As :meth:`PositionBook.release`; retried later when the database fails."""
         self._or_retry(lambda: PositionBook.release(self, reservation))
@@ -571,6 +616,10 @@ class SharedPositionBook(PositionBook):
         with self._read_lock:
             if self._read_conn is not None:
                 self._read_conn.close()
+
+
+class _SeenMore(Exception):
+    """The state read under the lock holds symbols the prices were not read for."""
 
 
 def _image(state: BookState) -> _Image:
