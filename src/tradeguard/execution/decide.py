@@ -236,20 +236,25 @@ class DecideService:
             applied = parsed.filled_quantity - held.filled
             self._write(self._report_record(held, parsed, applied))
             self._apply(held, parsed, applied)
+        return self._reported(held, parsed, applied)
+
+    @staticmethod
+    def _reported(held: _Held, report: OrderReport, applied: Decimal) -> ReportAnswer:
+        # Log the report taken and answer it (every kind of permit store).
         _log.info(
             "permit_reported",
             correlation_id=held.permit_id,
-            status=parsed.status.value,
-            filled_quantity=str(parsed.filled_quantity),
+            status=report.status.value,
+            filled_quantity=str(report.filled_quantity),
             applied_quantity=str(applied),
         )
         return ReportAnswer(
             permit_id=held.permit_id,
             correlation_id=held.permit_id,
-            status=parsed.status.value,
-            filled_quantity=parsed.filled_quantity,
+            status=report.status.value,
+            filled_quantity=report.filled_quantity,
             applied_quantity=applied,
-            open=not parsed.status.is_terminal,
+            open=not report.status.is_terminal,
         )
 
     def _missing(self, permit_id: str) -> PermitRefusedError:

@@ -252,21 +252,7 @@ class SharedDecideService(DecideService):
             self._expired(held)
             raise _closed_refusal(EXPIRED)
         self._apply_to_book(held, parsed, applied)
-        _log.info(
-            "permit_reported",
-            correlation_id=held.permit_id,
-            status=parsed.status.value,
-            filled_quantity=str(parsed.filled_quantity),
-            applied_quantity=str(applied),
-        )
-        return ReportAnswer(
-            permit_id=held.permit_id,
-            correlation_id=held.permit_id,
-            status=parsed.status.value,
-            filled_quantity=parsed.filled_quantity,
-            applied_quantity=applied,
-            open=not parsed.status.is_terminal,
-        )
+        return self._reported(held, parsed, applied)
 
     def _report_locked(self, permit_id: str, report: OrderReport) -> tuple[_Held, Decimal, bool]:
         # One transaction under the permit's row lock: (held, applied, expired here).
