@@ -483,19 +483,32 @@ class PositionBook:
     ) -> None:
         """Tell the book that the order placed under ``reservation`` rests on the exchange.
 
-        In one process the executor's resting orders count it in the open orders and its
-        reservation is released here (its unfilled ``remaining`` is not held). A shared book
-        (:mod:`.shared_book`) instead keeps ``remaining`` held as a resting order that every
-        process counts until the exchange says the order is gone.
+        One step drops the reservation and holds the unfilled ``remaining`` as the resting
+        order ``order_id`` (as :meth:`hold_resting` does for one found at start): a resting
+        order may fill at any time, so it stays in the worst exposure the cap checks, and in
+        the open orders, until it is cancelled through the executor (:meth:`release_resting`).
+        Nothing polls a resting order in one process, so a fill or a cancel made on the
+        exchange itself keeps it held until the next start reads the open orders: capacity
+        held too long refuses more, never less. A shared book (:mod:`.shared_book`) holds it
+        for every process and also drops it on the exchange's word (:meth:`settle_resting`).
         """
-        self.release(reservation)
+        key = f"{RESTING_PREFIX}{order_id}"
+        with self._transaction() as state:
+            if reservation is not None:
+                held = state.reservations.pop(reservation.reservation_id, None)
+                if held is not None:
+                    self._hold(state.book(held[0]), held[1], -held[2])
+            if remaining > ZERO and key not in state.reservations:
+                state.reservations[key] = (symbol, side, remaining)
+                self._hold(state.book(symbol), side, remaining)
 
     def settle_resting(self, open_order_ids: Collection[str], read_started: datetime) -> None:
         """Stop counting resting orders the exchange no longer lists as open.
 
         ``open_order_ids`` is what an account read that began at ``read_started`` (wall
-        time, UTC) found open. In one process nothing is held for a resting order the executor
-        placed, so there is nothing to settle; a shared book drops its resting orders here.
+        time, UTC) found open. In one process nothing is dropped here: the fill of an order
+        that left the list is not known, and dropping its hold would forget exposure it may
+        have taken (see :meth:`rest`). A shared book drops its resting orders here.
         """
 
     def release(self, reservation: Reservation | None) -> None:

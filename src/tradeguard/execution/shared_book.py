@@ -510,25 +510,9 @@ class SharedPositionBook(PositionBook):
         One transaction drops the reservation and holds ``remaining`` as the resting order;
         retried later when the database fails (the reservation stays held meanwhile).
         """
-        self._or_retry(lambda: self._rest(reservation, order_id, symbol, side, remaining))
-
-    def _rest(
-        self,
-        reservation: Reservation | None,
-        order_id: str,
-        symbol: str,
-        side: Side,
-        remaining: Decimal,
-    ) -> None:
-        key = f"{RESTING_PREFIX}{order_id}"
-        with self._transaction() as state:
-            if reservation is not None:
-                held = state.reservations.pop(reservation.reservation_id, None)
-                if held is not None:
-                    self._hold(state.book(held[0]), held[1], -held[2])
-            if remaining > 0 and key not in state.reservations:
-                state.reservations[key] = (symbol, side, remaining)
-                self._hold(state.book(symbol), side, remaining)
+        self._or_retry(
+            lambda: PositionBook.rest(self, reservation, order_id, symbol, side, remaining)
+        )
 
     def settle_resting(self, open_order_ids: Collection[str], read_started: datetime) -> None:
         """Drop the resting orders the exchange no longer lists (written before the read).

@@ -164,4 +164,16 @@ def exchange_positions(exchange: Any, symbols: list[str]) -> dict[str, Decimal]:
     return totals
 
 
+def resting_rest(exchange: Any, symbol: str) -> tuple[Decimal, Decimal]:
+    """The unfilled (BUY, SELL) quantity of ``symbol``'s orders still open on the exchange."""
+    buy = sell = Decimal(0)
+    for order in exchange.open_orders(symbol):
+        rest = order.requested_quantity - order.filled_quantity
+        if order.side is Side.BUY:
+            buy += rest
+        else:
+            sell += rest
+    return buy, sell
+
+
 __all__ = ["dataclasses"]

@@ -150,3 +150,23 @@ def test_an_unreadable_resting_count_refuses_new_risk_but_not_exits():
     assert not check.permitted and check.code is ErrorCode.RISK_OPEN_ORDERS
     check, _ = book.check_and_reserve("BTC", Side.SELL, D(1), _ok)
     assert check.permitted
+
+
+def test_a_resting_order_keeps_its_unfilled_quantity_held_until_it_is_cancelled():
+    # A LIMIT that rests may fill at any time: releasing its hold would let the next orders
+    # take the exposure it can still add (two resting BUYs under the cap, both filled: over).
+    prices = {"BTC": D(100)}
+    book = PositionBook(FakeClock(), price_lookup=prices.__getitem__, max_gross_exposure=D(500))
+    check, first = book.check_and_reserve("BTC", Side.BUY, D(4), _ok)
+    assert check.permitted and first is not None
+    book.apply_fill("BTC", Side.BUY, D(1), D(100), reservation=first)  # partly filled, rests
+    book.rest(first, "order-1", "BTC", Side.BUY, D(3))
+    assert book.reserved("BTC") == (D(3), D(0))
+    check, _ = book.check_and_reserve("BTC", Side.BUY, D(2), _ok)
+    assert not check.permitted and check.code is ErrorCode.RISK_EXPOSURE  # 100 + 300 + 200
+    book.rest(first, "order-1", "BTC", Side.BUY, D(3))  # told twice: held once
+    assert book.reserved("BTC") == (D(3), D(0))
+    book.release_resting("order-1")  # cancelled through the executor
+    assert book.reserved("BTC") == (D(0), D(0))
+    check, second = book.check_and_reserve("BTC", Side.BUY, D(2), _ok)
+    assert check.permitted and second is not None
