@@ -52,9 +52,8 @@ from tradeguard.audit.base import ChainStoreBase
 from tradeguard.audit.chain import PreparedRow, prepare
 from tradeguard.audit.records import AuditRecord
 from tradeguard.audit.writer import GroupCommitWriter, Pending
-from tradeguard.codes import PolicyReasonCode
 from tradeguard.ids import new_correlation_id
-from tradeguard.policy import Decision, PolicyDecisionRecord
+from tradeguard.policy import PolicyDecisionRecord
 
 from . import bench_canonical
 from .common import percentile, write_result
@@ -73,24 +72,8 @@ TARGETS = {
 
 def _record(i: int) -> PolicyDecisionRecord:
     # The correlation id the gate gives every decision (time-ordered UUIDv7, see ids.py).
-    cid = new_correlation_id()
-    return PolicyDecisionRecord(
-        correlation_id=cid,
-        timestamp_utc=datetime.now(UTC),
-        policy_decision=Decision.ALLOW,
-        reason_code=PolicyReasonCode.ALLOW_ALL_GATES_PASSED,
-        blocking_gate=None,
-        precedence_rank=None,
-        context_snapshot={
-            "kill_switch_active": False,
-            "budget_signal": "ALLOW",
-            "health_status": "GREEN",
-            "risk_assessment": "HEALTHY",
-            "correlation_id": cid,
-            "timestamp_utc": "2026-01-01T00:00:00.000000Z",
-            "incomplete_sources": [],
-        },
-        ai_confidence=Decimal(i % 100),
+    return bench_canonical.decision_record(
+        new_correlation_id(), datetime.now(UTC), Decimal(i % 100)
     )
 
 

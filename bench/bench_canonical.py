@@ -28,28 +28,33 @@ from .common import write_result
 MARKER = "\x00tradeguard-seq\x00"
 
 
+def decision_record(cid: str, now: datetime, confidence: Decimal) -> PolicyDecisionRecord:
+    """A typical ALLOW decision row (also the row the audit bench appends)."""
+    return PolicyDecisionRecord(
+        correlation_id=cid,
+        timestamp_utc=now,
+        policy_decision=Decision.ALLOW,
+        reason_code=PolicyReasonCode.ALLOW_ALL_GATES_PASSED,
+        blocking_gate=None,
+        precedence_rank=None,
+        context_snapshot={
+            "kill_switch_active": False,
+            "budget_signal": "ALLOW",
+            "health_status": "GREEN",
+            "risk_assessment": "HEALTHY",
+            "correlation_id": cid,
+            "timestamp_utc": "2026-03-01T12:00:00.123456Z",
+            "incomplete_sources": [],
+        },
+        ai_confidence=confidence,
+    )
+
+
 def _rows() -> dict[str, dict[str, Any]]:
     cid = str(uuid.uuid4())
     now = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
     records = {
-        "decision": PolicyDecisionRecord(
-            correlation_id=cid,
-            timestamp_utc=now,
-            policy_decision=Decision.ALLOW,
-            reason_code=PolicyReasonCode.ALLOW_ALL_GATES_PASSED,
-            blocking_gate=None,
-            precedence_rank=None,
-            context_snapshot={
-                "kill_switch_active": False,
-                "budget_signal": "ALLOW",
-                "health_status": "GREEN",
-                "risk_assessment": "HEALTHY",
-                "correlation_id": cid,
-                "timestamp_utc": "2026-03-01T12:00:00.123456Z",
-                "incomplete_sources": [],
-            },
-            ai_confidence=Decimal("87.5"),
-        ),
+        "decision": decision_record(cid, now, Decimal("87.5")),
         "signal": SignalRecord(
             signal_id="sig-20260301-000123",
             correlation_id=cid,
