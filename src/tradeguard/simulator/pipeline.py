@@ -82,7 +82,10 @@ class PipelineTimings:
     (a third of it, at least 0.2 s); ``exchange_timeout_seconds`` must comfortably exceed the
     interval between successful exchange calls (time sync every ``sync_interval_seconds``),
     and the budget snapshot is trusted for three refresh intervals, so neither flickers when
-    two pipelines share a busy machine.
+    two pipelines share a busy machine. For the same reason a policy source may take
+    ``source_timeout_ms`` (1 s, not the service's 250 ms) before it counts as failed: a source
+    thread not scheduled in time on a loaded machine fails the gate closed (HALT, latched),
+    which is no scenario's fault and would hide the state the scenario is about.
     """
 
     heartbeat_seconds: float = 0.1
@@ -96,6 +99,7 @@ class PipelineTimings:
     feed_backoff_max_seconds: float = 0.1
     max_clock_drift_ms: int = 1000
     account_check_interval_seconds: float = 0.25
+    source_timeout_ms: int = 1000
 
 
 def require_loopback(url: str, what: str) -> None:
@@ -240,6 +244,7 @@ class ScenarioPipeline:
             max_market_data_age_seconds=t.max_market_data_age_seconds,
             heartbeat_interval_seconds=t.heartbeat_seconds,
             account_check_interval_seconds=t.account_check_interval_seconds,
+            source_timeout_ms=t.source_timeout_ms,
             symbols=(SYMBOL,),
             log_level="DEBUG",
             # The producer repeats the same small OPEN every few dozen milliseconds by design:
